@@ -1,0 +1,41 @@
+# Two entry points (see README): `make demo` runs the main job, `make test` the test suite.
+# Both create the virtualenv first: a CPU build of torch pinned before the package, so pip
+# never pulls gigabytes of CUDA wheels on a CPU machine.
+
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+BIN = $(VENV)/bin
+# Corpora: $HF_BIONER_DATA, else ../shared/corpora when present, else downloaded to the cache.
+DATA ?= $(or $(HF_BIONER_DATA),$(wildcard ../shared/corpora))
+DATA_ARG = $(if $(DATA),--data-dir $(DATA),)
+
+.PHONY: setup demo test lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/hf-bioner corpora stats ncbi_disease cmeee $(DATA_ARG)
+	$(BIN)/hf-bioner prepare --corpora ncbi_disease,cmeee --split dev --scheme paper \
+		--mix temperature --cap 200 --out out/demo-prepare --overwrite $(DATA_ARG)
+	head -c 600 out/demo-prepare/data.jsonl; echo
+
+test: setup
+	$(BIN)/ruff check .
+	HF_EVALUATE_OFFLINE=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Shared fixtures: where the corpora are, and cached reads of them.
+
+Tests that need the full corpora take the ``corpora_dir`` fixture. It looks in
+``$HF_BIONER_DATA`` and then ``../shared/corpora`` beside the repository. Without corpora
+those tests skip, with the reason, unless ``HF_BIONER_REQUIRE_CORPORA=1`` (set by CI), which
+turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_CORPORA = REPO / "tests" / "fixtures" / "corpora"
+
+
+def find_corpora() -> Path | None:
+    candidates = [os.environ.get("HF_BIONER_DATA"), REPO.parent / "shared" / "corpora"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "ncbi_disease").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def corpora_dir() -> Path:
+    found = find_corpora()
+    if found is None:
+        reason = "full corpora not found (set HF_BIONER_DATA or put them in ../shared/corpora)"
+        if os.environ.get("HF_BIONER_REQUIRE_CORPORA") == "1":
+            pytest.fail(reason + " and HF_BIONER_REQUIRE_CORPORA=1")
+        pytest.skip(reason)
+    return found
+
+
+@functools.cache
+def cached_records(name: str, split: str, data_dir: str, unit: str = "sentence") -> tuple:
+    """Corpus records read once per test session (reading GENIA takes seconds)."""
+    from hf_bioner.corpora import load_records
+
+    return tuple(load_records(name, split, data_dir, unit))
+
+
+@pytest.fixture(scope="session")
+def corpus_records(corpora_dir):
+    """``corpus_records(name, split, unit="sentence")`` -> tuple of records from the full corpora."""
+    return lambda name, split, unit="sentence": cached_records(name, split, str(corpora_dir), unit)
