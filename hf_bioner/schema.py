@@ -150,15 +150,15 @@ class TypeSet:
 DISEASE = EntityType(
     "Disease",
     "Disease",
-    "a disease, disorder, syndrome or abnormal condition, including its class or modifier use",
+    "disease, disorder or syndrome",
 )
-CHEMICAL = EntityType("Chemical", "Chemical", "a chemical compound, drug or other substance")
+CHEMICAL = EntityType("Chemical", "Chemical", "chemical or drug")
 GENIA_TYPES = (
-    EntityType("protein", "protein", "a protein, protein family, complex, subunit or domain"),
-    EntityType("DNA", "DNA", "a DNA molecule, gene, promoter, or other DNA region or sequence"),
-    EntityType("RNA", "RNA", "an RNA molecule such as an mRNA, or an RNA region"),
-    EntityType("cell_type", "cell_type", "a kind of cell, natural or in the body (e.g. T cells)"),
-    EntityType("cell_line", "cell_line", "a cultured cell line (e.g. Jurkat, HeLa)"),
+    EntityType("protein", "protein", "protein, protein family or complex"),
+    EntityType("DNA", "DNA", "gene, DNA region or sequence"),
+    EntityType("RNA", "RNA", "RNA molecule, e.g. mRNA"),
+    EntityType("cell_type", "cell_type", "natural cell type, e.g. T cells"),
+    EntityType("cell_line", "cell_line", "cultured cell line, e.g. Jurkat"),
 )
 NCBI_ORIGINAL_TYPES = (
     EntityType("SpecificDisease", "SpecificDisease", "a specific disease (e.g. Wilson disease)"),
@@ -171,15 +171,15 @@ NCBI_ORIGINAL_TYPES = (
     ),
 )
 CMEEE_TYPES = (
-    EntityType("dis", "疾病", "疾病、综合征、损伤、中毒等病理状态"),
-    EntityType("sym", "临床表现", "症状、体征及异常的检查结果"),
-    EntityType("pro", "医疗程序", "检查、治疗、手术、护理等医疗操作"),
-    EntityType("equ", "医疗设备", "医疗器械、设备和耗材"),
-    EntityType("dru", "药物", "药品、药物成分和疫苗"),
-    EntityType("ite", "医学检验项目", "化验和检验的项目或指标"),
-    EntityType("bod", "身体", "身体部位、器官、组织、细胞和体液"),
-    EntityType("dep", "科室", "医院的科室"),
-    EntityType("mic", "微生物类", "细菌、病毒、真菌、寄生虫等微生物"),
+    EntityType("dis", "疾病", "疾病、综合征、损伤"),
+    EntityType("sym", "临床表现", "症状、体征"),
+    EntityType("pro", "医疗程序", "检查、治疗、手术"),
+    EntityType("equ", "医疗设备", "医疗器械和设备"),
+    EntityType("dru", "药物", "药品和疫苗"),
+    EntityType("ite", "医学检验项目", "化验项目和指标"),
+    EntityType("bod", "身体", "部位、器官、组织、体液"),
+    EntityType("dep", "科室", "医院科室"),
+    EntityType("mic", "微生物类", "细菌、病毒等微生物"),
 )
 
 TYPE_SETS: dict[str, TypeSet] = {

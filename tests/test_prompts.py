@@ -1,0 +1,73 @@
+"""Instruction rows and corpus mixing."""
+
+from __future__ import annotations
+
+import pytest
+
+from hf_bioner.corpora import load_records
+from hf_bioner.prompts import instruction, mix_rows, mix_sizes, prompt_completion
+from hf_bioner.schema import BioNerInputError, type_set
+from hf_bioner.tagging import EMPTY_TARGET, decode
+from tests.conftest import FIXTURE_CORPORA
+
+
+def test_english_prompt_names_types_with_definitions_and_ends_with_the_sentence():
+    record = load_records("bc5cdr", "train", FIXTURE_CORPORA)[0]
+    row = prompt_completion(record, "paper")
+    assert "- Chemical: chemical or drug" in row["prompt"]
+    assert "- Disease: disease, disorder or syndrome" in row["prompt"]
+    assert row["prompt"].endswith(f"Sentence: {record['text']}\nAnswer:\n")
+    entities, problems = decode(row["completion"], record["text"], "paper")
+    assert [(e["start"], e["end"], e["type"]) for e in entities] == [
+        (e["start"], e["end"], e["type"]) for e in record["entities"]
+    ]
+    assert problems == []
+
+
+def test_chinese_prompt_uses_chinese_type_names_in_prompt_and_completion():
+    record = next(r for r in load_records("cmeee", "dev", FIXTURE_CORPORA) if r["entities"])
+    row = prompt_completion(record, "inline")
+    assert row["prompt"].startswith("标注医学实体")
+    assert "- 疾病: " in row["prompt"] and "句子：" + record["text"] in row["prompt"]
+    assert "<身体>" in row["completion"] or "<疾病>" in row["completion"]
+    names = type_set("cmeee").display_names()
+    entities, _ = decode(row["completion"], record["text"], "inline", type_names=names)
+    assert {e["type"] for e in entities} <= set(names)
+
+
+def test_sentence_without_entities_has_the_short_target():
+    record = {
+        "id": "x", "doc_id": "x", "text": "No entities here.", "entities": [],
+        "language": "en", "corpus": "ncbi_disease", "offset": 0,
+    }  # fmt: skip
+    assert prompt_completion(record)["completion"] == EMPTY_TARGET
+    with pytest.raises(BioNerInputError, match="unknown scheme"):
+        instruction("x", type_set("ncbi_disease"), "bio")
+
+
+def test_mix_sizes_strategies():
+    sizes = {"big": 10000, "small": 100}
+    assert mix_sizes(sizes, "proportional") == sizes
+    assert mix_sizes(sizes, "uniform") == {"big": 100, "small": 100}
+    temp = mix_sizes(sizes, "temperature", temperature=2.0)
+    assert temp["big"] == 10000 and temp["small"] == 1000  # 100 * sqrt(10000/100)
+    assert mix_sizes(sizes, "temperature", temperature=1.0) == sizes
+    assert mix_sizes(sizes, "proportional", cap=500) == {"big": 500, "small": 100}
+    with pytest.raises(BioNerInputError, match="nothing to mix"):
+        mix_sizes({"a": 0})
+    with pytest.raises(BioNerInputError, match="unknown mix"):
+        mix_sizes(sizes, "random")
+
+
+def test_mix_rows_repeats_small_corpora_evenly_and_is_seeded():
+    parts = {
+        "a": [{"i": i, "c": "a"} for i in range(3)],
+        "b": [{"i": i, "c": "b"} for i in range(30)],
+    }
+    rows, counts = mix_rows(parts, "uniform", seed=1)
+    assert counts == {"a": 3, "b": 3} and len(rows) == 6
+    rows, counts = mix_rows(parts, "temperature", temperature=1e9, seed=1)
+    a_rows = [r["i"] for r in rows if r["c"] == "a"]
+    assert counts["a"] == 30 and all(a_rows.count(i) == 10 for i in range(3))
+    assert mix_rows(parts, "temperature", seed=1) == mix_rows(parts, "temperature", seed=1)
+    assert mix_rows(parts, "temperature", seed=1) != mix_rows(parts, "temperature", seed=2)
