@@ -784,6 +784,8 @@ def decode(
         return [], ["output and text must be strings"]
     if output.strip() == EMPTY_TARGET:
         return [], []
+    if not output.strip():
+        return [], [f"empty output (a sentence without entities is {EMPTY_TARGET!r})"]
     problems: list[str] = []
     resolver = _Resolver(type_names)
     if scheme == "paper":

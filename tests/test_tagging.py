@@ -333,6 +333,39 @@ def test_multiline_input_paper():
     assert decode(encode(text, ents), text, "paper", {"Disease": "Disease"})[0] == ents
 
 
+def test_long_drifted_document_is_aligned_quickly():
+    import random
+    import time
+
+    rng = random.Random(7)
+    words = ["cell", "IL-2", "binds", "the", "receptor", "of", "T", "kinase", "NF-kB", "and"]
+    text = " ".join(rng.choice(words) + str(rng.randrange(100)) for _ in range(800))
+    target = ent(text, text.split()[400], "protein")
+    out = encode(text, [target], "inline")
+    # drop two words near the start and change one near the end
+    cut = out.index(" ", 50)
+    out = out[:cut] + out[out.index(" ", cut + 1) :]
+    out = out[:-40] + out[-40:].replace("a", "o", 1)
+    start = time.perf_counter()
+    ents, problems = decode(out, text, "inline")
+    assert time.perf_counter() - start < 2
+    assert ents == [target]
+    assert problems
+
+
+def test_empty_output_is_reported():
+    assert decode("", BRCA) == ([], [decode("  ", BRCA, "inline")[1][0]])
+    assert decode(" \n ", BRCA, "inline")[1]
+
+
+def test_chinese_drift():
+    text = "患者有高血压病史，无糖尿病。"
+    out = "疾病：患者有[高血压]病史,无[糖尿病]"
+    ents, problems = decode(out, text, "paper", CMEEE)
+    assert ents == [ent(text, "高血压", "dis"), ent(text, "糖尿病", "dis")]
+    assert problems
+
+
 def test_whitespace_edges_are_trimmed():
     ents, _ = decode("Disease: Mutations in BRCA1 cause [ breast cancer ].", BRCA)
     assert ents == [ent(BRCA, "breast cancer", "Disease")]
