@@ -135,6 +135,12 @@ def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dic
                 "%s: dropped %d rows longer than %d tokens", name, too_long, config.max_length
             )
         parts[name] = (rows, too_long)
+    if not any(rows for rows, _ in parts.values()):
+        dropped = sum(too_long for _, too_long in parts.values())
+        raise BioNerInputError(
+            f"the training set is empty after length filtering: all {dropped} rows are longer "
+            f"than max_length={config.max_length} tokens"
+        )
     mixed, taken = mix_rows(
         {name: rows for name, (rows, _) in parts.items()},
         config.mix,
@@ -328,8 +334,6 @@ def train(config: TrainConfig) -> dict:
     started = time.time()
     model, tokenizer = load_base(config.base, config.dtype, config.device_map, config.load_in_4bit)
     rows, mix = build_training_rows(config, tokenizer)
-    if not rows:
-        raise BioNerInputError("the training set is empty after length filtering")
     dev = dev_sample(config)
     device = device_defaults(config)
     steps_per_epoch = math.ceil(len(rows) / (config.batch_size * config.grad_accum))

