@@ -187,3 +187,35 @@ def list_models() -> list[dict]:
             }
         )
     return rows
+
+
+def load_trained(
+    folder: str | Path, dtype: str | None = None, device_map: str | dict | None = None
+):
+    """Load ``(model, tokenizer, config)`` from an ``hf-bioner train`` output folder.
+
+    The folder's ``hf_bioner_config.json`` names the base model; an adapter folder is put on
+    top of it, a full fine-tune is loaded as it is.
+    """
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(folder)
+    config_path = folder / "hf_bioner_config.json"
+    if not config_path.exists():
+        raise BioNerInputError(f"{folder}: not an hf-bioner model (no hf_bioner_config.json)")
+    config = json.loads(config_path.read_text())
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if config.get("adapter"):
+        from peft import PeftModel
+
+        base, _ = load_base(config["base_model"], dtype, device_map)
+        model = PeftModel.from_pretrained(base, folder)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=dtype or "auto", device_map=device_map
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, config

@@ -14,7 +14,9 @@ import sys
 
 import pytest
 
-from hf_bioner.models import PACKAGED_MODELS, load_base, resolve_base
+from hf_bioner.corpora import load_records
+from hf_bioner.inference import predict_records
+from hf_bioner.models import PACKAGED_MODELS, load_base, load_trained, resolve_base
 from hf_bioner.schema import BioNerInputError
 from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, TrainConfig, train
 from tests.conftest import FIXTURE_CORPORA, REPO
@@ -85,10 +87,12 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
     losses = [row["loss"] for row in summary["log_history"] if "loss" in row]
     assert losses[-1] < losses[0]  # it learns something, even on a tiny model
 
-    from peft import AutoPeftModelForCausalLM
-
-    model = AutoPeftModelForCausalLM.from_pretrained(out)
-    assert model.peft_config["default"].r == 16
+    model, tokenizer, config = load_trained(out)
+    assert model.peft_config["default"].r == 16 and config["corpora"] == ["ncbi_disease", "cmeee"]
+    records = load_records("cmeee", "dev", FIXTURE_CORPORA)[:2]
+    tagged = predict_records(model, tokenizer, records, config["scheme"], batch_size=2)
+    for record, entities in zip(records, tagged["predictions"], strict=True):
+        assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in entities)
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):

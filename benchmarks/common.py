@@ -1,0 +1,28 @@
+"""Shared by the benchmark scripts: where results go and what every result records."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save_result(name: str, payload: dict) -> Path:
+    """Write ``benchmarks/results/<name>.json`` with the command, date and machine added."""
+    from hf_bioner.training import machine
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {
+        "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **payload,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"saved {path}")
+    return path

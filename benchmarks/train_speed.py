@@ -1,0 +1,166 @@
+"""Training throughput (tokens/s) of the base models on this machine, side by side.
+
+For each base model: LoRA with fp32 vs bf16 autocast (bf16 skipped where the hardware lacks
+it), random vs length-grouped batches, and (for the smaller model) full fine-tuning as the
+baseline LoRA must beat. Padding-free batches are checked for correctness instead of timed:
+the loss of one packed batch vs the same batch padded. Every setting
+trains the same NCBI-disease rows for the same number of steps in one run.
+
+    python benchmarks/train_speed.py --data-dir ../shared/corpora [--steps 12] [--bases smollm2-135m,gemma-3-270m]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+from common import save_result
+
+from hf_bioner.training import TrainConfig, train
+
+SETTINGS = [
+    {"name": "lora-fp32-random", "lora": True, "bf16": False, "group_by_length": False},
+    {"name": "lora-fp32-grouped", "lora": True, "bf16": False, "group_by_length": True},
+    {"name": "lora-bf16-grouped", "lora": True, "bf16": True, "group_by_length": True},
+    {
+        "name": "full-fp32-grouped",
+        "lora": False,
+        "bf16": False,
+        "group_by_length": True,
+        "only": "smollm2-135m",
+    },
+    {
+        "name": "full-bf16-grouped",
+        "lora": False,
+        "bf16": True,
+        "group_by_length": True,
+        "only": "smollm2-135m",
+    },
+]
+
+
+def matmul_gflops(dtype_name: str, size: int = 1024, repeat: int = 3) -> float:
+    """Raw matrix-multiply speed: tells whether bf16 has hardware support here."""
+    import time
+
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    return round(2 * size**3 * repeat / (time.perf_counter() - start) / 1e9, 1)
+
+
+def padding_free_loss_check(base: str) -> dict:
+    """Loss of one batch padded vs padding-free (packed): equal only if packing is exact."""
+    import torch
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from hf_bioner.models import load_base
+
+    model, tokenizer = load_base(base)
+    texts = [
+        "BRCA1 mutations cause breast cancer.",
+        "No entity here.",
+        "Ataxia-telangiectasia is rare.",
+    ]
+    rows = [{"input_ids": tokenizer(t)["input_ids"]} for t in texts]
+    losses = {}
+    with torch.no_grad():
+        for packed in (False, True):
+            batch = DataCollatorForLanguageModeling(tokenizer.pad_token_id, padding_free=packed)(
+                rows
+            )
+            inputs = {
+                k: v
+                for k, v in batch.items()
+                if k in ("input_ids", "attention_mask", "position_ids", "labels")
+            }
+            losses["padding_free" if packed else "padded"] = round(model(**inputs).loss.item(), 4)
+    losses["attn_implementation"] = model.config._attn_implementation
+    return losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--bases", default="smollm2-135m,gemma-3-270m")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    gflops = {"float32": matmul_gflops("float32"), "bfloat16": matmul_gflops("bfloat16")}
+    # Without bf16 units (no AMX / AVX512-BF16) bf16 matmuls run hundreds of times slower:
+    # a training step would take hours, so those settings are recorded as skipped.
+    bf16_usable = gflops["bfloat16"] > gflops["float32"] / 4
+    print("matmul GFLOPS", gflops, flush=True)
+    rows, skipped = [], []
+    for base in args.bases.split(","):
+        for setting in SETTINGS:
+            if setting.get("only", base) != base:
+                continue
+            if setting["bf16"] and not bf16_usable:
+                skipped.append(
+                    {"base": base, "setting": setting["name"], "why": "no bf16 hardware"}
+                )
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                config = TrainConfig(
+                    output_dir=f"{tmp}/out",
+                    checkpoint_dir=f"{tmp}/ckpt",
+                    base=base,
+                    corpora=["ncbi_disease"],
+                    data_dir=args.data_dir,
+                    max_steps=args.steps,
+                    batch_size=args.batch_size,
+                    eval_size=0,
+                    save_steps=10_000,
+                    logging_steps=args.steps,
+                    lora=setting["lora"],
+                    bf16=setting["bf16"],
+                    group_by_length=setting["group_by_length"],
+                    learning_rate=2e-4 if setting["lora"] else 5e-5,
+                )
+                summary = train(config)
+            row = {
+                "base": base,
+                "setting": setting["name"],
+                "steps": summary["steps"],
+                "train_tokens": summary["train_tokens"],
+                "train_seconds": summary["train_seconds"],
+                "tokens_per_second": summary["tokens_per_second"],
+                "train_loss": summary["train_loss"],
+            }
+            print(row, flush=True)
+            rows.append(row)
+    for base in {r["base"] for r in rows}:
+        ref = next(r for r in rows if r["base"] == base and r["setting"] == "lora-fp32-random")
+        for r in rows:
+            if r["base"] == base:
+                r["speedup_vs_lora_fp32_random"] = round(
+                    r["tokens_per_second"] / ref["tokens_per_second"], 2
+                )
+    save_result(
+        "train_speed",
+        {
+            "what": "training tokens/s, same NCBI-disease train rows and steps per setting",
+            "data": {
+                "corpus": "ncbi_disease",
+                "split": "train",
+                "batch_size": args.batch_size,
+                "steps": args.steps,
+            },
+            "matmul_gflops": gflops,
+            "padding_free_loss_check": {
+                b: padding_free_loss_check(b) for b in args.bases.split(",")
+            },
+            "results": rows,
+            "skipped": skipped,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
