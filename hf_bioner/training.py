@@ -8,7 +8,8 @@ callback tags a small dev sample by generation and logs strict F1, keeping the b
 Device defaults (see ``benchmarks/results/train_speed.json``): bf16 autocast only where the
 hardware has bf16 units (GPUs that support it; CPUs with AMX or AVX512-BF16; on a CPU
 without them a bf16 matmul ran ~80x slower than fp32), gradient checkpointing only for full
-fine-tuning on a GPU, and batches grouped by length so little compute goes to padding.
+fine-tuning on a GPU, batches grouped by length so little compute goes to padding, and on a
+CPU a completion-only loss instead of TRL's fused LM head (``hf_bioner.sft``: 7x faster here).
 ``padding_free`` (one concatenated row per batch) is off unless asked for: with the sdpa,
 eager and flex attention of transformers 5.23, packed sequences attend to each other (the loss
 of a packed batch differed from the padded one, 5.82 vs 5.26), so it is only correct with a
@@ -78,6 +79,7 @@ class TrainConfig:
     padding_free: bool | None = None
     group_by_length: bool = True
     gradient_checkpointing: bool | None = None
+    fused_lm_head: bool | None = None
     dtype: str | None = None
     device_map: str | None = None
     load_in_4bit: bool = False
@@ -202,6 +204,29 @@ def device_defaults(config: TrainConfig) -> dict:
             else config.gradient_checkpointing
         ),
     }
+
+
+def keep_freed_memory() -> None:
+    """Stop glibc from returning freed memory to the OS after every step (Linux only).
+
+    Each training step allocates and frees hundreds of MB (activations, logits over a large
+    vocabulary); by default glibc serves such blocks with mmap and unmaps them on free, so
+    every step pays page faults again. Keeping them doubled CPU training speed here (Gemma 3
+    LoRA: 78 -> 158 tokens/s). Same effect as MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_trim_threshold, 2**30)
+        libc.mallopt(m_mmap_threshold, 2**30)
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        pass
 
 
 def machine() -> dict:
@@ -329,8 +354,11 @@ def train(config: TrainConfig) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from hf_bioner.models import load_base
+    from hf_bioner.sft import CompletionSFTTrainer
 
     output = _prepare_output(config)
+    if not _cuda():
+        keep_freed_memory()
     started = time.time()
     model, tokenizer = load_base(config.base, config.dtype, config.device_map, config.load_in_4bit)
     rows, mix = build_training_rows(config, tokenizer)
@@ -381,7 +409,10 @@ def train(config: TrainConfig) -> dict:
             task_type="CAUSAL_LM",
         )
     curve: list[dict] = []
-    trainer = SFTTrainer(
+    # TRL's fused LM head is fast only with its GPU kernel (see hf_bioner.sft).
+    fused = _cuda() if config.fused_lm_head is None else config.fused_lm_head
+    trainer_class = SFTTrainer if fused else CompletionSFTTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
@@ -417,7 +448,7 @@ def train(config: TrainConfig) -> dict:
         ),
         "dev_f1_curve": curve,
         "best_dev_f1": max((p["f1"] for p in curve), default=None),
-        "device": device,
+        "device": {**device, "fused_lm_head": fused},
         "machine": machine(),
         "log_history": trainer.state.log_history,
     }

@@ -155,3 +155,38 @@ def test_real_smollm2_converts_once_and_trains(tmp_path):
                     learning_rate=2e-4, max_length=512)
     )  # fmt: skip
     assert summary["steps"] == 2 and summary["train_loss"] < 5
+
+
+def test_completion_loss_equals_the_models_own_loss(tiny_base):
+    """The CPU loss (only completion positions through the LM head) is the usual loss."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from hf_bioner.sft import IGNORE_INDEX, completion_loss, completion_window
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    torch.manual_seed(1)
+    input_ids = torch.randint(5, 1000, (3, 12))
+    labels = input_ids.clone()
+    labels[0, :7] = IGNORE_INDEX  # prompt of 7 tokens
+    labels[1, :5] = IGNORE_INDEX  # the shortest prompt decides the window
+    labels[2, :9] = IGNORE_INDEX
+    labels[2, 10:] = IGNORE_INDEX  # padding
+    start = completion_window(labels)
+    assert start == 4
+    with torch.no_grad():
+        reference = model(input_ids=input_ids, labels=labels).loss
+        logits = model(input_ids=input_ids, logits_to_keep=12 - start).logits
+    loss, count, _ = completion_loss(logits, labels, start, None)
+    assert count == 5 + 7 + 1
+    assert torch.allclose(loss, reference, atol=1e-5)
+    assert completion_window(torch.full((2, 4), IGNORE_INDEX)) == 0
+
+
+def test_cpu_and_trl_losses_train_alike(tmp_path, tiny_base):
+    """Two steps with TRL's fused LM head and with ours: the same losses."""
+    common = dict(max_steps=2, eval_size=0, corpora=["ncbi_disease"], group_by_length=False)
+    ours = train(tiny_config(tmp_path / "a", tiny_base, fused_lm_head=False, **common))
+    trl = train(tiny_config(tmp_path / "b", tiny_base, fused_lm_head=True, **common))
+    assert ours["device"]["fused_lm_head"] is False and trl["device"]["fused_lm_head"] is True
+    assert ours["train_loss"] == pytest.approx(trl["train_loss"], rel=1e-4)
