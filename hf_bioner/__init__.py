@@ -5,9 +5,12 @@ The public API is small: corpora (:func:`load_corpus`), symbolic tagging
 Heavy libraries (torch, transformers, datasets) are imported only where they are needed.
 """
 
+from hf_bioner import _registration
 from hf_bioner.schema import BioNerInputError
 
 __version__ = "0.1.0"
+
+_registration.install()  # pipeline("bio-ner") once transformers.pipelines is imported
 
 __all__ = ["BioNerInputError", "__version__", "decode", "encode", "load_corpus"]
 

@@ -218,4 +218,5 @@ def load_trained(
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    model.hf_bioner_config = config  # what the bio-ner pipeline needs to prompt and decode
     return model, tokenizer, config

@@ -428,6 +428,8 @@ def train(config: TrainConfig) -> dict:
         for item in (output / "best").iterdir():
             shutil.copy2(item, output / item.name)
     tokenizer.save_pretrained(output)
+    # The base architecture's config.json: lets pipeline("bio-ner", model=output) read it.
+    trainer.model.config.save_pretrained(output)
     (output / MODEL_CONFIG_NAME).write_text(
         json.dumps(model_config(config), indent=2, ensure_ascii=False) + "\n"
     )

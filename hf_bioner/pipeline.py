@@ -1,0 +1,237 @@
+"""``pipeline("bio-ner")``: texts in, entities with exact character offsets out.
+
+Like ``transformers``' ``TokenClassificationPipeline``, the work is split into three steps:
+
+``preprocess``
+    split each text into sentences (offsets kept), detect its language, and build one prompt
+    per sentence and entity-type set (each corpus the model was trained on, in that
+    language, or the caller's own types);
+``_forward``
+    batched greedy generation of every prompt at once, constrained to valid answers for the
+    ``inline`` scheme (:mod:`hf_bioner.constrained`);
+``postprocess``
+    decode each answer back to offsets in the sentence, shift them to the document, merge the
+    type sets, sort.
+
+A list of texts is tagged in one batch (sentences of all texts sorted by length). A text
+that is not a string, or is empty, yields ``None`` in the results with a warning naming it;
+the other texts are still tagged.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from transformers import Pipeline
+
+from hf_bioner.inference import generate
+from hf_bioner.prompts import instruction
+from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
+from hf_bioner.sentences import detect_language, sentence_spans
+from hf_bioner.tagging import decode
+
+logger = logging.getLogger(__name__)
+
+TASK = "bio-ner"
+
+
+def type_sets_from_config(config: Mapping) -> dict[str, TypeSet]:
+    """The entity-type sets a trained model knows, per corpus (from hf_bioner_config.json)."""
+    sets = {}
+    for corpus, spec in config["entity_types"].items():
+        types = tuple(EntityType(t["label"], t["name"], t["definition"]) for t in spec["types"])
+        sets[corpus] = TypeSet(spec["language"], types)
+    return sets
+
+
+def custom_type_set(types: Mapping[str, str], language: str) -> TypeSet:
+    """Zero-shot types given by the caller as ``{name: short definition}``."""
+    if not types or not all(isinstance(k, str) and k.strip() for k in types):
+        raise BioNerInputError("types must be a non-empty {name: definition} mapping")
+    return TypeSet(language, tuple(EntityType(k, k, str(v)) for k, v in types.items()))
+
+
+class BioNerModel:
+    """Loads an ``hf-bioner train`` folder for ``pipeline()`` (base + adapter, or merged)."""
+
+    @classmethod
+    def from_pretrained(cls, folder, dtype=None, device_map=None, **_ignored):
+        from hf_bioner.models import load_trained
+
+        dtype = None if dtype in (None, "auto") else str(dtype).replace("torch.", "")
+        model, _tokenizer, _config = load_trained(folder, dtype=dtype, device_map=device_map)
+        return model
+
+
+class BioNerPipeline(Pipeline):
+    """Biomedical NER by constrained generation; see the module docstring."""
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+    _load_tokenizer = True
+
+    def __init__(self, model, *args, **kwargs):
+        config = getattr(model, "hf_bioner_config", None)
+        if config is None:
+            raise BioNerInputError(
+                "this model is not an hf-bioner model (no hf_bioner_config.json was loaded with "
+                "it); load it with hf_bioner.models.load_trained or pipeline('bio-ner', model=FOLDER)"
+            )
+        # Set before Pipeline.__init__, which already calls _sanitize_parameters.
+        self.bioner_config = config
+        self.scheme = config["scheme"]
+        self.type_sets = type_sets_from_config(config)
+        super().__init__(model, *args, **kwargs)
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    # ------------------------------------------------------------------ parameters
+
+    def _sanitize_parameters(
+        self,
+        types: Sequence[str] | Mapping[str, str] | None = None,
+        language: str | None = None,
+        batch_size: int | None = None,
+        constrained: bool | None = None,
+        max_new_tokens: int | None = None,
+        progress: bool | None = None,
+        **kwargs,
+    ):
+        if kwargs:
+            raise BioNerInputError(f"unknown bio-ner option(s): {', '.join(sorted(kwargs))}")
+        if language not in (None, "en", "zh"):
+            raise BioNerInputError(f"language must be 'en' or 'zh', not {language!r}")
+        preprocess = {"types": types, "language": language}
+        forward = {
+            "batch_size": batch_size or 16,
+            "constrained": self.scheme == "inline" if constrained is None else constrained,
+            "max_new_tokens": max_new_tokens,
+            "progress": bool(progress),
+        }
+        if forward["constrained"] and self.scheme != "inline":
+            raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
+        return preprocess, forward, {"types": types}
+
+    # ------------------------------------------------------------------ steps
+
+    def _task_type_sets(self, language: str, types) -> list[TypeSet]:
+        """The type sets to prompt with for a text in ``language``."""
+        if isinstance(types, Mapping):
+            return [custom_type_set(types, language)]
+        sets = [s for s in self.type_sets.values() if s.language == language]
+        if not sets:
+            logger.warning("model was not trained on %s text; using all its types", language)
+            sets = list(self.type_sets.values())
+        if types is not None:
+            wanted = set(types)
+            known = {t.label for s in self.type_sets.values() for t in s.types}
+            unknown = wanted - known
+            if unknown:
+                raise BioNerInputError(
+                    f"unknown entity type(s) {', '.join(sorted(unknown))}; this model knows "
+                    f"{', '.join(sorted(known))} (or pass types as {{name: definition}})"
+                )
+            sets = [s for s in sets if wanted & set(s.labels)]
+        return sets
+
+    def preprocess(self, text, types=None, language=None) -> dict[str, Any]:
+        if not isinstance(text, str):
+            raise BioNerInputError(f"expected a string, got {type(text).__name__}")
+        if not text.strip():
+            raise BioNerInputError("the text is empty")
+        lang = language or detect_language(text)
+        units = []
+        for start, end in sentence_spans(text, lang):
+            sentence = text[start:end]
+            for types_ in self._task_type_sets(lang, types):
+                units.append(
+                    {
+                        "offset": start,
+                        "sentence": sentence,
+                        "type_set": types_,
+                        "prompt": instruction(sentence, types_, self.scheme),
+                    }
+                )
+        return {"text": text, "units": units}
+
+    def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
+                 progress=False):  # fmt: skip
+        units = model_inputs["units"]
+        constraints = None
+        if constrained:
+            constraints = [(u["sentence"], [t.name for t in u["type_set"].types]) for u in units]
+        outputs = generate(
+            self.model,
+            self.tokenizer,
+            [u["prompt"] for u in units],
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            progress=progress,
+            constraints=constraints,
+        )
+        return {**model_inputs, "outputs": outputs}
+
+    def postprocess(self, model_outputs, types=None) -> list[dict]:
+        text = model_outputs["text"]
+        wanted = set(types) if types is not None and not isinstance(types, Mapping) else None
+        found: dict[tuple[int, int, str], dict] = {}
+        for unit, output in zip(model_outputs["units"], model_outputs["outputs"], strict=True):
+            names = unit["type_set"].display_names()
+            entities, _problems = decode(output, unit["sentence"], self.scheme, type_names=names)
+            for e in entities:
+                if wanted is not None and e["type"] not in wanted:
+                    continue
+                start, end = unit["offset"] + e["start"], unit["offset"] + e["end"]
+                found[start, end, e["type"]] = {
+                    "entity_group": e["type"],
+                    "start": start,
+                    "end": end,
+                    "word": text[start:end],
+                    "score": None,
+                }
+        return sorted(found.values(), key=lambda e: (e["start"], -e["end"], e["entity_group"]))
+
+    # ------------------------------------------------------------------ calling
+
+    def __call__(self, inputs, **kwargs):
+        """Tag one text (-> list of entities) or a list of texts (-> list of lists)."""
+        preprocess_params, forward_params, postprocess_params = self._sanitize_parameters(**kwargs)
+        single = isinstance(inputs, str)
+        texts = [inputs] if single else list(inputs)
+        prepared: list[dict | None] = []
+        for index, text in enumerate(texts):
+            try:
+                prepared.append(self.preprocess(text, **preprocess_params))
+            except BioNerInputError as err:
+                if single:
+                    raise
+                warnings.warn(f"text {index}: {err}; its result is None", stacklevel=2)
+                prepared.append(None)
+        # One generation call for every sentence of every text: batches fill up.
+        units = [u for p in prepared if p for u in p["units"]]
+        outputs = self._forward({"units": units}, **forward_params)["outputs"] if units else []
+        results, position = [], 0
+        for p in prepared:
+            if p is None:
+                results.append(None)
+                continue
+            n = len(p["units"])
+            p["outputs"] = outputs[position : position + n]
+            position += n
+            results.append(self.postprocess(p, **postprocess_params))
+        return results[0] if single else results
+
+
+def register() -> None:
+    """Make ``pipeline("bio-ner", model=FOLDER)`` known to ``transformers``."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+        PIPELINE_REGISTRY.register_pipeline(
+            TASK, pipeline_class=BioNerPipeline, pt_model=BioNerModel, type="text"
+        )
