@@ -160,6 +160,63 @@ def cmd_train(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- parser
 
 
+# ----------------------------------------------------------------------------- tag
+
+
+def _texts_to_tag(args: argparse.Namespace) -> list[dict]:
+    from hf_bioner.formats import read_texts
+
+    if args.input and args.text:
+        raise BioNerInputError("give texts or --input, not both")
+    if args.input:
+        return read_texts(args.input)
+    if args.text:
+        return [{"id": str(i + 1), "text": t} for i, t in enumerate(args.text)]
+    if sys.stdin.isatty():
+        raise BioNerInputError("nothing to tag: give texts, --input FILE, or pipe text in")
+    return [{"id": str(i + 1), "text": line} for i, line in enumerate(sys.stdin) if line.strip()]
+
+
+def cmd_tag(args: argparse.Namespace) -> None:
+    import warnings
+
+    from hf_bioner.formats import write_jsonl, write_pubtator
+    from hf_bioner.models import load_trained
+    from hf_bioner.pipeline import BioNerPipeline
+
+    if args.format == "pubtator" and not args.output:
+        raise BioNerInputError("--format pubtator needs --output FILE")
+    docs = _texts_to_tag(args)
+    model, tokenizer, _config = load_trained(args.model)
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
+    options = {"batch_size": args.batch_size, "progress": len(docs) > 1}
+    if args.types:
+        options["types"] = _split_names(args.types)
+    if args.language:
+        options["language"] = args.language
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = tagger([d["text"] for d in docs], **options)
+    for warning in caught:
+        print(f"hf-bioner: warning: {warning.message}", file=sys.stderr)
+    rows = []
+    for doc, entities in zip(docs, results, strict=True):
+        row = {**doc, "entities": entities}
+        if entities is None:
+            row["error"] = "not tagged (see the warning above)"
+        rows.append(row)
+    if args.output:
+        writer = write_pubtator if args.format == "pubtator" else write_jsonl
+        print(f"{writer(rows, args.output)} documents -> {args.output}", file=sys.stderr)
+        return
+    for row in rows:
+        if args.format == "jsonl":
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        for e in row["entities"] or []:
+            print(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t{e['word']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hf-bioner",
@@ -268,6 +325,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--overwrite", action="store_true", default=None)
     train.set_defaults(func=cmd_train)
+
+    tag = commands.add_parser(
+        "tag",
+        help="tag texts or a file with a trained model",
+        description="Tag texts (arguments, --input FILE, or standard input) with a trained "
+        "model; prints one line per entity (id, start, end, type, text) or JSON Lines.",
+    )
+    tag.add_argument("text", nargs="*", help="texts to tag")
+    tag.add_argument("--model", required=True, help="an hf-bioner train output folder")
+    tag.add_argument("--input", help="a .txt (one document per line), .jsonl or PubTator file")
+    tag.add_argument("--output", help="write the results here instead of printing them")
+    tag.add_argument("--format", choices=["table", "jsonl", "pubtator"], default=None,
+                     help="output format (default: table when printing, jsonl for --output)")  # fmt: skip
+    tag.add_argument("--types", help="comma-separated entity types to keep")
+    tag.add_argument("--language", choices=["en", "zh"], help="override language detection")
+    tag.add_argument("--batch-size", type=int, default=16)
+    tag.set_defaults(func=cmd_tag)
     return parser
 
 

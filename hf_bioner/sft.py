@@ -7,9 +7,9 @@ fp32 copies of every weight tile. For Gemma 3 (a 262k-token vocabulary) a LoRA s
 about 7x slower than the model's own forward and backward (27 vs 191 tokens/s here).
 
 :class:`CompletionSFTTrainer` keeps everything else of ``SFTTrainer`` and replaces only the
-loss: the model's own forward with ``logits_to_keep`` (so only positions from the first
-completion token on go through the LM head: the prompt, most of each row, never does) and
-one cross-entropy over the completion labels. The result is the same token-averaged loss.
+loss: the backbone's hidden states at the completion positions only go through the LM head
+(the prompt, most of each row, never does), then one cross-entropy. The result is the same
+token-averaged loss, with a fraction of the compute and memory.
 """
 
 from __future__ import annotations
@@ -21,34 +21,30 @@ from trl import SFTTrainer
 IGNORE_INDEX = -100
 
 
-def completion_window(labels: torch.Tensor) -> int:
-    """Index of the first position whose logits predict a completion label (0 if none)."""
-    labelled = (labels != IGNORE_INDEX).any(dim=0).nonzero()
-    if len(labelled) == 0:
-        return 0
-    return max(int(labelled[0]) - 1, 0)
-
-
 def completion_loss(
-    logits: torch.Tensor, labels: torch.Tensor, start: int, num_items: torch.Tensor | int | None
+    model, inputs: dict, labels: torch.Tensor, num_items: torch.Tensor | int | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Summed next-token loss over the labels after ``start``, divided by ``num_items``.
+    """Summed next-token loss over the completion labels, divided by ``num_items``.
 
-    ``logits`` covers positions ``start .. T-1``. Returns the loss, the number of labelled
-    tokens and how many of them the model ranks first (for the accuracy metric).
+    The backbone runs once; only the hidden states of labelled positions go through the LM
+    head, so the logits are ``completion tokens x vocabulary`` instead of ``batch x length x
+    vocabulary`` (for Gemma 3's 262k vocabulary that is GBs of memory saved per step).
+    Returns the loss, the number of labelled tokens and how many the model ranks first.
     """
-    targets = labels[:, start + 1 :]
-    scores = logits[:, :-1].float()
-    loss = F.cross_entropy(
-        scores.reshape(-1, scores.shape[-1]),
-        targets.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-    )
+    outputs = model(**inputs, use_cache=False, output_hidden_states=True, logits_to_keep=1)
+    targets = labels[:, 1:]
     mask = targets != IGNORE_INDEX
+    hidden = outputs.hidden_states[-1][:, :-1][mask]
+    logits = model.get_output_embeddings()(hidden)
+    softcap = getattr(model.config.get_text_config(), "final_logit_softcapping", None)
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    logits = logits.float()
+    chosen = targets[mask]
+    loss = F.cross_entropy(logits, chosen, reduction="sum")
     count = mask.sum()
     denominator = count if num_items is None else torch.as_tensor(num_items)
-    correct = ((scores.argmax(-1) == targets) & mask).sum()
+    correct = (logits.argmax(-1) == chosen).sum()
     return loss / denominator.clamp(min=1).to(loss.device), count, correct
 
 
@@ -57,10 +53,8 @@ class CompletionSFTTrainer(SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
-        start = completion_window(labels)
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-        outputs = model(**model_inputs, use_cache=False, logits_to_keep=labels.shape[1] - start)
-        loss, count, correct = completion_loss(outputs.logits, labels, start, num_items_in_batch)
+        loss, count, correct = completion_loss(model, model_inputs, labels, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             # Like Trainer: num_items_in_batch counts every rank's tokens, DDP averages grads.
             loss = loss * self.accelerator.num_processes
@@ -69,4 +63,7 @@ class CompletionSFTTrainer(SFTTrainer):
         correct = self.accelerator.gather_for_metrics(correct).sum()
         if count > 0:
             self._metrics[mode]["mean_token_accuracy"].append((correct / count).item())
-        return (loss, outputs) if return_outputs else loss
+        if return_outputs:
+            with torch.no_grad():
+                return loss, model(**model_inputs, use_cache=False)
+        return loss

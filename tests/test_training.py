@@ -135,25 +135,21 @@ def test_completion_loss_equals_the_models_own_loss(tiny_base):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from hf_bioner.sft import IGNORE_INDEX, completion_loss, completion_window
+    from hf_bioner.sft import IGNORE_INDEX, completion_loss
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     torch.manual_seed(1)
     input_ids = torch.randint(5, 1000, (3, 12))
     labels = input_ids.clone()
     labels[0, :7] = IGNORE_INDEX  # prompt of 7 tokens
-    labels[1, :5] = IGNORE_INDEX  # the shortest prompt decides the window
+    labels[1, :5] = IGNORE_INDEX
     labels[2, :9] = IGNORE_INDEX
     labels[2, 10:] = IGNORE_INDEX  # padding
-    start = completion_window(labels)
-    assert start == 4
     with torch.no_grad():
         reference = model(input_ids=input_ids, labels=labels).loss
-        logits = model(input_ids=input_ids, logits_to_keep=12 - start).logits
-    loss, count, _ = completion_loss(logits, labels, start, None)
-    assert count == 5 + 7 + 1
+        loss, count, correct = completion_loss(model, {"input_ids": input_ids}, labels, None)
+    assert count == 5 + 7 + 1 and 0 <= correct <= count
     assert torch.allclose(loss, reference, atol=1e-5)
-    assert completion_window(torch.full((2, 4), IGNORE_INDEX)) == 0
 
 
 def test_cpu_and_trl_losses_train_alike(tmp_path, tiny_base):
