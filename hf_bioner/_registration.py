@@ -16,6 +16,9 @@ _TARGET = "transformers.pipelines"
 
 
 def _register() -> None:
+    module = sys.modules.get("hf_bioner.pipeline")
+    if module is not None and not hasattr(module, "register"):
+        return  # hf_bioner.pipeline is being imported; it registers itself at its end
     from hf_bioner.pipeline import register
 
     register()

@@ -174,7 +174,8 @@ def _texts_to_tag(args: argparse.Namespace) -> list[dict]:
         return [{"id": str(i + 1), "text": t} for i, t in enumerate(args.text)]
     if sys.stdin.isatty():
         raise BioNerInputError("nothing to tag: give texts, --input FILE, or pipe text in")
-    return [{"id": str(i + 1), "text": line} for i, line in enumerate(sys.stdin) if line.strip()]
+    lines = [line.rstrip("\r\n") for line in sys.stdin]
+    return [{"id": str(i + 1), "text": line} for i, line in enumerate(lines) if line.strip()]
 
 
 def cmd_tag(args: argparse.Namespace) -> None:

@@ -83,9 +83,8 @@ def read_texts(path: str | Path) -> list[dict]:
     if path.suffix == ".jsonl":
         rows = []
         for index, row in enumerate(read_jsonl(path)):
-            if not isinstance(row.get("text"), str):
-                raise BioNerInputError(f"{path}: row {index + 1} has no 'text' string")
-            rows.append({"id": str(row.get("id", index + 1)), "text": row["text"]})
+            # A row without a text is kept: the tagger reports it and tags the others.
+            rows.append({"id": str(row.get("id", index + 1)), "text": row.get("text")})
         return rows
     first = next((line for _, line in numbered_lines(path) if line.strip()), "")
     if "|t|" in first or "|a|" in first:

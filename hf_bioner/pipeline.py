@@ -5,7 +5,7 @@ Like ``transformers``' ``TokenClassificationPipeline``, the work is split into t
 ``preprocess``
     split each text into sentences (offsets kept), detect its language, and build one prompt
     per sentence and entity-type set (each corpus the model was trained on, in that
-    language, or the caller's own types);
+    language; or one named ``corpus``; or the caller's own types);
 ``_forward``
     batched greedy generation of every prompt at once, constrained to valid answers for the
     ``inline`` scheme (:mod:`hf_bioner.constrained`);
@@ -36,6 +36,26 @@ from hf_bioner.tagging import decode
 logger = logging.getLogger(__name__)
 
 TASK = "bio-ner"
+MAX_UNIT_CHARS = 600  # longer "sentences" (tables, lists, no punctuation) are cut into pieces
+
+
+def bounded_units(text: str, start: int, end: int, limit: int = MAX_UNIT_CHARS) -> list[tuple]:
+    """Cut ``text[start:end]`` into pieces of at most ``limit`` characters.
+
+    Cuts fall on the last whitespace before the limit when there is one (English), else at
+    the limit (Chinese has no spaces). Whitespace at the cut belongs to no piece.
+    """
+    pieces = []
+    while end - start > limit:
+        cut = text.rfind(" ", start + 1, start + limit)
+        cut = cut if cut > start else start + limit
+        pieces.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        pieces.append((start, end))
+    return pieces
 
 
 def type_sets_from_config(config: Mapping) -> dict[str, TypeSet]:
@@ -52,6 +72,30 @@ def custom_type_set(types: Mapping[str, str], language: str) -> TypeSet:
     if not types or not all(isinstance(k, str) and k.strip() for k in types):
         raise BioNerInputError("types must be a non-empty {name: definition} mapping")
     return TypeSet(language, tuple(EntityType(k, k, str(v)) for k, v in types.items()))
+
+
+def bioner_config_of(model) -> dict:
+    """The hf_bioner_config.json of a model: attached by load_trained, else next to its files.
+
+    The second case is a merged model loaded by transformers itself (e.g. from the Hub with
+    ``trust_remote_code``): its folder or Hub repository holds the file.
+    """
+    import json
+
+    from transformers.utils import cached_file
+
+    config = getattr(model, "hf_bioner_config", None)
+    if config is not None:
+        return config
+    location = getattr(model, "name_or_path", None) or ""
+    path = cached_file(location, "hf_bioner_config.json", _raise_exceptions_for_missing_entries=False) if location else None  # fmt: skip
+    if path is None:
+        raise BioNerInputError(
+            f"{location or 'this model'} is not an hf-bioner model (no hf_bioner_config.json); "
+            "load it with pipeline('bio-ner', model=FOLDER) or hf_bioner.models.load_trained"
+        )
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 class BioNerModel:
@@ -76,12 +120,7 @@ class BioNerPipeline(Pipeline):
     _load_tokenizer = True
 
     def __init__(self, model, *args, **kwargs):
-        config = getattr(model, "hf_bioner_config", None)
-        if config is None:
-            raise BioNerInputError(
-                "this model is not an hf-bioner model (no hf_bioner_config.json was loaded with "
-                "it); load it with hf_bioner.models.load_trained or pipeline('bio-ner', model=FOLDER)"
-            )
+        config = bioner_config_of(model)
         # Set before Pipeline.__init__, which already calls _sanitize_parameters.
         self.bioner_config = config
         self.scheme = config["scheme"]
@@ -96,6 +135,7 @@ class BioNerPipeline(Pipeline):
         self,
         types: Sequence[str] | Mapping[str, str] | None = None,
         language: str | None = None,
+        corpus: str | None = None,
         batch_size: int | None = None,
         constrained: bool | None = None,
         max_new_tokens: int | None = None,
@@ -106,7 +146,11 @@ class BioNerPipeline(Pipeline):
             raise BioNerInputError(f"unknown bio-ner option(s): {', '.join(sorted(kwargs))}")
         if language not in (None, "en", "zh"):
             raise BioNerInputError(f"language must be 'en' or 'zh', not {language!r}")
-        preprocess = {"types": types, "language": language}
+        if corpus is not None and corpus not in self.type_sets:
+            raise BioNerInputError(
+                f"this model was not trained on {corpus!r}; it knows {', '.join(self.type_sets)}"
+            )
+        preprocess = {"types": types, "language": language, "corpus": corpus}
         forward = {
             "batch_size": batch_size or 16,
             "constrained": self.scheme == "inline" if constrained is None else constrained,
@@ -119,10 +163,12 @@ class BioNerPipeline(Pipeline):
 
     # ------------------------------------------------------------------ steps
 
-    def _task_type_sets(self, language: str, types) -> list[TypeSet]:
+    def _task_type_sets(self, language: str, types, corpus: str | None) -> list[TypeSet]:
         """The type sets to prompt with for a text in ``language``."""
         if isinstance(types, Mapping):
             return [custom_type_set(types, language)]
+        if corpus is not None:
+            return [self.type_sets[corpus]]
         sets = [s for s in self.type_sets.values() if s.language == language]
         if not sets:
             logger.warning("model was not trained on %s text; using all its types", language)
@@ -139,16 +185,17 @@ class BioNerPipeline(Pipeline):
             sets = [s for s in sets if wanted & set(s.labels)]
         return sets
 
-    def preprocess(self, text, types=None, language=None) -> dict[str, Any]:
+    def preprocess(self, text, types=None, language=None, corpus=None) -> dict[str, Any]:
         if not isinstance(text, str):
             raise BioNerInputError(f"expected a string, got {type(text).__name__}")
         if not text.strip():
             raise BioNerInputError("the text is empty")
         lang = language or detect_language(text)
         units = []
-        for start, end in sentence_spans(text, lang):
+        spans = sentence_spans(text, lang)
+        for start, end in (piece for s, e in spans for piece in bounded_units(text, s, e)):
             sentence = text[start:end]
-            for types_ in self._task_type_sets(lang, types):
+            for types_ in self._task_type_sets(lang, types, corpus):
                 units.append(
                     {
                         "offset": start,
@@ -235,3 +282,6 @@ def register() -> None:
         PIPELINE_REGISTRY.register_pipeline(
             TASK, pipeline_class=BioNerPipeline, pt_model=BioNerModel, type="text"
         )
+
+
+register()  # importing this module (it imports transformers anyway) makes the task known

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import warnings
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hf_bioner  # noqa: F401  (registers the bio-ner task)
 from hf_bioner.schema import BioNerInputError
@@ -70,6 +74,8 @@ def test_sentences_languages_and_type_sets(tagger):
     assert "句子：患者有糖尿病。" in chinese["units"][0]["prompt"]
     forced = tagger.preprocess(CHINESE, language="en")
     assert {u["type_set"].language for u in forced["units"]} == {"en"}
+    one_corpus = tagger.preprocess(ENGLISH, corpus="ncbi_disease")
+    assert len(one_corpus["units"]) == 3
     zero_shot = tagger.preprocess("IL-2 binds its receptor.", types={"Gene": "a gene or protein"})
     assert "- Gene: a gene or protein" in zero_shot["units"][0]["prompt"]
 
@@ -87,6 +93,8 @@ def test_bad_options_fail_clearly(tagger):
         tagger(ENGLISH, types=["Gene"])
     with pytest.raises(BioNerInputError, match="language must be 'en' or 'zh'"):
         tagger(ENGLISH, language="fr")
+    with pytest.raises(BioNerInputError, match="not trained on 'genia'"):
+        tagger(ENGLISH, corpus="genia")
     with pytest.raises(BioNerInputError, match="unknown bio-ner option"):
         tagger(ENGLISH, colour="red")
     with pytest.raises(BioNerInputError, match="the text is empty"):
@@ -104,3 +112,91 @@ def test_registration_waits_for_transformers(tiny_model):
                             cwd=REPO, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "BioNerPipeline"
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hf_bioner.cli", *args], input=stdin,
+                          capture_output=True, text=True, timeout=300, cwd=REPO)  # fmt: skip
+
+
+def test_tag_cli_texts_files_and_formats(tiny_model, tmp_path):
+    printed = run_cli("tag", "--model", tiny_model, "Ataxia is rare.", "患者有糖尿病。")
+    assert printed.returncode == 0, printed.stderr
+    for line in printed.stdout.splitlines():
+        doc_id, start, end, _type, word = line.split("\t")
+        text = {"1": "Ataxia is rare.", "2": "患者有糖尿病。"}[doc_id]
+        assert text[int(start) : int(end)] == word
+
+    pubtator = FIXTURE_CORPORA / "ncbi_disease" / "NCBItestset_corpus.txt"
+    out = tmp_path / "tagged.jsonl"
+    result = run_cli("tag", "--model", tiny_model, "--input", str(pubtator), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    from hf_bioner.corpora.pubtator import read_pubtator
+
+    docs = read_pubtator(pubtator)
+    assert [r["id"] for r in rows] == [d.doc_id for d in docs]
+    assert [r["text"] for r in rows] == [d.text for d in docs]
+    for row in rows:
+        assert all(row["text"][e["start"] : e["end"]] == e["word"] for e in row["entities"])
+
+    back = tmp_path / "tagged.pubtator"
+    result = run_cli("tag", "--model", tiny_model, "--input", str(out), "--output", str(back),
+                     "--format", "pubtator")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [d.text for d in read_pubtator(back)] == [r["text"] + " " for r in rows]
+
+    piped = run_cli("tag", "--model", tiny_model, "--format", "jsonl", stdin="Ataxia.\n\nLupus.\n")
+    assert [json.loads(line)["text"] for line in piped.stdout.splitlines()] == ["Ataxia.", "Lupus."]
+
+
+def test_tag_cli_errors_are_one_line(tiny_model, tmp_path):
+    missing = run_cli("tag", "--model", tiny_model, "--input", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("nope.txt: no such file")
+    not_a_model = run_cli("tag", "--model", str(tmp_path), "Ataxia.")
+    assert not_a_model.returncode == 2 and "not an hf-bioner model" in not_a_model.stderr
+    assert len(not_a_model.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "Ataxia."}\n{"id": 2}\n')
+    result = run_cli("tag", "--model", tiny_model, "--input", str(bad), "--format", "jsonl")
+    assert result.returncode == 0 and "text 1: expected a string, got NoneType" in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["entities"] is not None and rows[1]["entities"] is None and rows[1]["error"]
+
+
+def test_long_sentences_are_cut_into_bounded_units():
+    from hf_bioner.pipeline import bounded_units
+
+    text = "word " * 300 + "end"
+    pieces = bounded_units(text, 0, len(text), limit=100)
+    assert all(e - s <= 100 for s, e in pieces)
+    assert " ".join(text[s:e] for s, e in pieces) == text
+    chinese = "糖" * 250
+    assert bounded_units(chinese, 0, 250, limit=100) == [(0, 100), (100, 200), (200, 250)]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([*"ab cd.。糖尿病\u0301\u3000！😀\t\n<>/\x00", "Lupus ", "<Disease>"]),
+            max_size=20,
+        ).map("".join),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_text_gets_valid_offsets_or_none(tagger, texts):
+    """Odd Unicode, control characters, mixed scripts, tag-like text: offsets stay exact."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = tagger(texts, max_new_tokens=24)
+    assert len(results) == len(texts)
+    for text, entities in zip(texts, results, strict=True):
+        if not text.strip():
+            assert entities is None
+            continue
+        for e in entities:
+            assert (
+                0 <= e["start"] < e["end"] <= len(text) and text[e["start"] : e["end"]] == e["word"]
+            )

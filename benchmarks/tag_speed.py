@@ -1,0 +1,131 @@
+"""Tagging speed of a trained model, three ways on the same sentences in one run.
+
+1. ``pipeline``: ``pipeline("bio-ner")`` as users call it (sentence split, constrained
+   generation for inline models, decoding);
+2. ``naive``: plain greedy ``model.generate`` on the same prompts, one batch of the given
+   size at a time, unconstrained, then decoding;
+3. ``limit``: one teacher-forced forward pass over prompt + gold answer per batch: what
+   reading the answer costs, the floor for any decoder that must emit it.
+
+Reports sentences/s and answer tokens/s for each, the ratios pipeline/naive and
+pipeline/limit, and strict F1 of the two decoders, saved as ``tag_speed_<name>.json``.
+
+    python benchmarks/tag_speed.py runs/model --name gemma-joint --corpus ncbi_disease --limit 200 --data-dir ../shared/corpora
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from common import save_result
+
+from hf_bioner.corpora import load_records
+from hf_bioner.inference import generate
+from hf_bioner.models import load_trained
+from hf_bioner.pipeline import BioNerPipeline
+from hf_bioner.prompts import instruction, prompt_completion
+from hf_bioner.schema import type_set
+from hf_bioner.scoring import score
+from hf_bioner.tagging import decode
+
+
+def teacher_forced_seconds(model, tokenizer, rows: list[dict], batch_size: int) -> float:
+    """Seconds for forward passes over prompt + gold completion, batched like generation."""
+    import torch
+
+    texts = sorted((r["prompt"] + r["completion"] for r in rows), key=len)
+    tokenizer.padding_side = "left"
+    started = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True)
+            model(**batch.to(model.device), logits_to_keep=1)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="an hf-bioner train output folder")
+    parser.add_argument("--name", required=True, help="result name: tag_speed_<name>.json")
+    parser.add_argument("--corpus", default="ncbi_disease")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+
+    model, tokenizer, config = load_trained(args.model)
+    scheme, types = config["scheme"], type_set(args.corpus)
+    records = load_records(args.corpus, args.split, args.data_dir)
+    records = random.Random(0).sample(records, min(args.limit, len(records)))
+    gold = [r["entities"] for r in records]
+    rows = [prompt_completion(r, scheme, types) for r in records]
+    answer_tokens = sum(len(tokenizer(r["completion"])["input_ids"]) for r in rows)
+
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
+    # Each record is one sentence: tag it with its own corpus's types, as in evaluation.
+    started = time.perf_counter()
+    found = tagger([r["text"] for r in records], corpus=args.corpus, batch_size=args.batch_size)
+    pipeline_s = time.perf_counter() - started
+    pipeline_preds = [
+        [{"start": e["start"], "end": e["end"], "type": e["entity_group"]} for e in ents]
+        for ents in found
+    ]
+
+    prompts = [instruction(r["text"], types, scheme) for r in records]
+    started = time.perf_counter()
+    outputs = generate(model, tokenizer, prompts, batch_size=args.batch_size)
+    naive_preds = [
+        decode(o, r["text"], scheme, type_names=types.display_names())[0]
+        for o, r in zip(outputs, records, strict=True)
+    ]
+    naive_s = time.perf_counter() - started
+    limit_s = teacher_forced_seconds(model, tokenizer, rows, args.batch_size)
+
+    def row(seconds: float, preds=None) -> dict:
+        result = {
+            "seconds": round(seconds, 2),
+            "sentences_per_second": round(len(records) / seconds, 2),
+            "answer_tokens_per_second": round(answer_tokens / seconds, 1),
+        }
+        if preds is not None:
+            s = score(preds, gold)
+            result.update(precision=s["precision"], recall=s["recall"], f1=s["f1"])
+        return result
+
+    settings = {
+        "pipeline": row(pipeline_s, pipeline_preds),
+        "naive": row(naive_s, naive_preds),
+        "limit": row(limit_s),
+    }
+    for name, values in settings.items():
+        print(name, values)
+    save_result(
+        f"tag_speed_{args.name}",
+        {
+            "model": args.model,
+            "base_model": config["base_model"],
+            "scheme": scheme,
+            "data": {
+                "corpus": args.corpus,
+                "split": args.split,
+                "sentences": len(records),
+                "gold_answer_tokens": answer_tokens,
+                "batch_size": args.batch_size,
+            },  # fmt: skip
+            "precision": settings["pipeline"]["precision"],
+            "recall": settings["pipeline"]["recall"],
+            "f1": settings["pipeline"]["f1"],
+            "settings": settings,
+            "ratios": {
+                "pipeline_vs_naive": round(naive_s / pipeline_s, 2),
+                "pipeline_vs_limit": round(limit_s / pipeline_s, 3),
+            },
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
