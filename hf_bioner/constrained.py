@@ -1,7 +1,9 @@
 """Constrained decoding: with the ``inline`` scheme the model can only write valid answers.
 
 A valid answer is the input sentence copied exactly, with balanced type tags of allowed
-types around non-empty spans, or the empty answer (``None``). :class:`InlineAutomaton`
+types around non-empty spans (no tags: no entities). The ``None`` answer of the ``paper``
+scheme is refused unless ``allow_empty``: a model that learned it takes it as a shortcut and
+misses entities (dev F1 0.05 free vs 0.42 constrained at step 100 of the joint Gemma run). :class:`InlineAutomaton`
 describes that language byte by byte (bytes, not characters, because byte-level tokenizers
 split a Chinese character into several tokens). :class:`InlineConstraint` is a
 ``transformers`` logits processor that, at every step, keeps only the tokens whose bytes
@@ -124,7 +126,9 @@ class State:
 class InlineAutomaton:
     """The valid ``inline`` answers for one sentence and its entity type names."""
 
-    def __init__(self, text: str, types: Sequence[str], empty: str = EMPTY_TARGET):
+    def __init__(self, text: str, types: Sequence[str], empty: str = EMPTY_TARGET,
+                 allow_empty: bool = False):  # fmt: skip
+        self.allow_empty = allow_empty
         self.text = text.encode("utf-8")
         self.empty = empty.encode("utf-8")
         self.types = list(types)
@@ -138,7 +142,7 @@ class InlineAutomaton:
             self.boundaries.add(offset)
 
     def start(self) -> frozenset[State]:
-        return frozenset({State(), State(kind=_NONE)})
+        return frozenset({State(), State(kind=_NONE)} if self.allow_empty else {State()})
 
     def is_final(self, state: State) -> bool:
         if state.kind == _NONE:

@@ -243,7 +243,14 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list
             from hf_bioner.inference import predict_records
             from hf_bioner.scoring import score
 
-            result = predict_records(model, tokenizer, dev, config.scheme, config.eval_batch_size)
+            result = predict_records(
+                model,
+                tokenizer,
+                dev,
+                config.scheme,
+                config.eval_batch_size,
+                constrained=config.scheme == "inline",  # as the pipeline tags
+            )
             scores = score(result["predictions"], [r["entities"] for r in dev])
             point = {
                 "step": state.global_step,

@@ -55,6 +55,11 @@ def test_invalid_continuations_are_refused(tokenizer):
     assert b"</Disease>" not in allowed  # an entity cannot be empty
     assert not machine.advance(states, b"causes")  # the copy must be exact
     assert not machine.advance(machine.start(), b"<Chemical>")  # unknown type
+    assert not machine.advance(machine.start(), b"None")  # a copy, not the paper scheme's None
+    empty_allowed = InlineAutomaton("Mutations cause cancer.", ["Disease"], allow_empty=True)
+    assert any(
+        empty_allowed.is_final(s) for s in empty_allowed.advance(empty_allowed.start(), b"None")
+    )
 
 
 def test_generation_under_the_constraint_always_decodes(tiny_base):

@@ -35,12 +35,13 @@ def test_chinese_prompt_uses_chinese_type_names_in_prompt_and_completion():
     assert {e["type"] for e in entities} <= set(names)
 
 
-def test_sentence_without_entities_has_the_short_target():
+def test_sentence_without_entities_targets():
     record = {
         "id": "x", "doc_id": "x", "text": "No entities here.", "entities": [],
         "language": "en", "corpus": "ncbi_disease", "offset": 0,
     }  # fmt: skip
     assert prompt_completion(record)["completion"] == EMPTY_TARGET
+    assert prompt_completion(record, "inline")["completion"] == "No entities here."
     with pytest.raises(BioNerInputError, match="unknown scheme"):
         instruction("x", type_set("ncbi_disease"), "bio")
 

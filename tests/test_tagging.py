@@ -78,7 +78,8 @@ def test_inline_nested_same_type():
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_empty(scheme):
-    assert encode(BRCA, [], scheme) == EMPTY_TARGET
+    assert encode(BRCA, [], scheme) == (BRCA if scheme == "inline" else EMPTY_TARGET)
+    assert decode(encode(BRCA, [], scheme), BRCA, scheme) == ([], [])
     assert decode(EMPTY_TARGET, BRCA, scheme) == ([], [])
     assert decode("  None \n", BRCA, scheme) == ([], [])
     assert decode(EMPTY_TARGET, EMPTY_TARGET, scheme) == ([], [])
