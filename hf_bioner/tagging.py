@@ -788,6 +788,8 @@ def decode(
     if output.strip() == EMPTY_TARGET:
         return [], []
     if not output.strip():
+        if not text.strip():  # the inline copy of a blank text
+            return [], []
         return [], [f"empty output (a sentence without entities is {EMPTY_TARGET!r})"]
     problems: list[str] = []
     resolver = _Resolver(type_names)
