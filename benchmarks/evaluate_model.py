@@ -64,7 +64,7 @@ def main() -> None:
     )
     parser.add_argument("--data-dir")
     args = parser.parse_args()
-    model, tokenizer, config = load_trained(args.model)
+    model, tokenizer, config = load_trained(args.model, merge=True)
     corpora = args.corpora.split(",") if args.corpora else config["corpora"]
     decodings = ["constrained", "free"] if args.decoding == "both" else [args.decoding]
     if config["scheme"] != "inline":

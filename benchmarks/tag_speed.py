@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--data-dir")
     args = parser.parse_args()
 
-    model, tokenizer, config = load_trained(args.model)
+    model, tokenizer, config = load_trained(args.model, merge=True)
     scheme, types = config["scheme"], type_set(args.corpus)
     records = load_records(args.corpus, args.split, args.data_dir)
     records = random.Random(0).sample(records, min(args.limit, len(records)))

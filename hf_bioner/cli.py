@@ -188,7 +188,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
     if args.format == "pubtator" and not args.output:
         raise BioNerInputError("--format pubtator needs --output FILE")
     docs = _texts_to_tag(args)
-    model, tokenizer, _config = load_trained(args.model)
+    model, tokenizer, _config = load_trained(args.model, merge=True)
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
     options = {"batch_size": args.batch_size, "progress": len(docs) > 1}
     if args.types:

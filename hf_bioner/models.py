@@ -190,12 +190,16 @@ def list_models() -> list[dict]:
 
 
 def load_trained(
-    folder: str | Path, dtype: str | None = None, device_map: str | dict | None = None
+    folder: str | Path,
+    dtype: str | None = None,
+    device_map: str | dict | None = None,
+    merge: bool = False,
 ):
     """Load ``(model, tokenizer, config)`` from an ``hf-bioner train`` output folder.
 
     The folder's ``hf_bioner_config.json`` names the base model; an adapter folder is put on
-    top of it, a full fine-tune is loaded as it is.
+    top of it, a full fine-tune is loaded as it is. ``merge`` folds the adapter into the
+    base weights: the same outputs, faster generation (no extra LoRA matmuls per layer).
     """
     import json
 
@@ -206,17 +210,24 @@ def load_trained(
     if not config_path.exists():
         raise BioNerInputError(f"{folder}: not an hf-bioner model (no hf_bioner_config.json)")
     config = json.loads(config_path.read_text())
-    tokenizer = AutoTokenizer.from_pretrained(folder)
     if config.get("adapter"):
         from peft import PeftModel
 
-        base, _ = load_base(config["base_model"], dtype, device_map)
+        base, tokenizer = load_base(config["base_model"], dtype, device_map)
+        # An adapter folder may leave out the base's tokenizer (33 MB for Gemma 3).
+        if (folder / "tokenizer_config.json").exists():
+            tokenizer = AutoTokenizer.from_pretrained(folder)
         model = PeftModel.from_pretrained(base, folder)
+        if merge:
+            model = model.merge_and_unload()
     else:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(
             folder, dtype=dtype or "auto", device_map=device_map
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.hf_bioner_config = config  # what the bio-ner pipeline needs to prompt and decode
+    # What the bio-ner pipeline needs to prompt and decode, whoever loaded the model.
+    model.hf_bioner_config = config
+    model.hf_bioner_tokenizer = tokenizer
     return model, tokenizer, config

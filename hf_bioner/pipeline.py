@@ -106,7 +106,7 @@ class BioNerModel:
         from hf_bioner.models import load_trained
 
         dtype = None if dtype in (None, "auto") else str(dtype).replace("torch.", "")
-        model, _tokenizer, _config = load_trained(folder, dtype=dtype, device_map=device_map)
+        model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True)
         return model
 
 
@@ -117,7 +117,7 @@ class BioNerPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_video_processor = False
-    _load_tokenizer = True
+    _load_tokenizer = False  # the loader's tokenizer (an adapter folder may not hold one)
 
     def __init__(self, model, *args, **kwargs):
         config = bioner_config_of(model)
@@ -125,6 +125,12 @@ class BioNerPipeline(Pipeline):
         self.bioner_config = config
         self.scheme = config["scheme"]
         self.type_sets = type_sets_from_config(config)
+        if kwargs.get("tokenizer") is None:
+            kwargs["tokenizer"] = getattr(model, "hf_bioner_tokenizer", None)
+        if kwargs["tokenizer"] is None:
+            from transformers import AutoTokenizer
+
+            kwargs["tokenizer"] = AutoTokenizer.from_pretrained(model.name_or_path)
         super().__init__(model, *args, **kwargs)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
