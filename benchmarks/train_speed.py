@@ -1,8 +1,8 @@
 """Training throughput (tokens/s) of the base models on this machine, side by side.
 
 For each base model: LoRA with fp32 vs bf16 autocast (bf16 skipped where the hardware lacks
-it), random vs length-grouped batches, and (for the smaller model) full fine-tuning as the
-baseline LoRA must beat. Padding-free batches are checked for correctness instead of timed:
+it), random vs length-grouped batches, hf-bioner's completion-only loss vs TRL's fused LM
+head, and (for the smaller model) full fine-tuning as the baseline LoRA must beat. Padding-free batches are checked for correctness instead of timed:
 the loss of one packed batch vs the same batch padded. Every setting
 trains the same NCBI-disease rows for the same number of steps in one run.
 
@@ -22,6 +22,13 @@ SETTINGS = [
     {"name": "lora-fp32-random", "lora": True, "bf16": False, "group_by_length": False},
     {"name": "lora-fp32-grouped", "lora": True, "bf16": False, "group_by_length": True},
     {"name": "lora-bf16-grouped", "lora": True, "bf16": True, "group_by_length": True},
+    {
+        "name": "lora-bf16-grouped-trl-fused-head",  # TRL's own loss, for the ratio
+        "lora": True,
+        "bf16": True,
+        "group_by_length": True,
+        "fused_lm_head": True,
+    },
     {
         "name": "full-fp32-grouped",
         "lora": False,
@@ -121,6 +128,7 @@ def main() -> None:
                     lora=setting["lora"],
                     bf16=setting["bf16"],
                     group_by_length=setting["group_by_length"],
+                    fused_lm_head=setting.get("fused_lm_head"),
                     learning_rate=2e-4 if setting["lora"] else 5e-5,
                 )
                 summary = train(config)

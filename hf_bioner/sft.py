@@ -3,8 +3,9 @@
 TRL 1.x computes the completion loss with a fused, chunked LM head: vocabulary tiles are
 projected, turned into log-probabilities and entropies, and recomputed in the backward pass.
 On a GPU a Triton kernel makes that cheap; on a CPU the tiles run as plain torch code, with
-fp32 copies of every weight tile. For Gemma 3 (a 262k-token vocabulary) a LoRA step was
-about 7x slower than the model's own forward and backward (27 vs 191 tokens/s here).
+fp32 copies of every weight tile. For Gemma 3 (a 262k-token vocabulary) LoRA training ran
+2.5x slower with it than with the loss below (52.6 vs 130 tokens/s, same rows, steps and
+settings in one run of ``benchmarks/train_speed.py``; SmolLM2: 120 vs 167).
 
 :class:`CompletionSFTTrainer` keeps everything else of ``SFTTrainer`` and replaces only the
 loss: the backbone's hidden states at the completion positions only go through the LM head

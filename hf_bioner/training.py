@@ -7,12 +7,12 @@ callback tags a small dev sample by generation and logs strict F1, keeping the b
 
 Device defaults (see ``benchmarks/results/train_speed.json``): bf16 autocast only where the
 hardware has bf16 units (GPUs that support it; CPUs with AMX or AVX512-BF16; on a CPU
-without them a bf16 matmul ran ~80x slower than fp32), gradient checkpointing only for full
+without them bf16 matmuls fall back to slow code), gradient checkpointing only for full
 fine-tuning on a GPU, batches grouped by length so little compute goes to padding, and on a
-CPU a completion-only loss instead of TRL's fused LM head (``hf_bioner.sft``: 7x faster here).
+CPU a completion-only loss instead of TRL's fused LM head (``hf_bioner.sft``: 2.5x faster here).
 ``padding_free`` (one concatenated row per batch) is off unless asked for: with the sdpa,
 eager and flex attention of transformers 5.23, packed sequences attend to each other (the loss
-of a packed batch differed from the padded one, 5.82 vs 5.26), so it is only correct with a
+of a packed batch differed from the padded one: Gemma 3 4.86 vs 4.41, in train_speed.json), so it is only correct with a
 varlen flash-attention kernel on a GPU.
 
 Checkpoints go under ``$HF_BIONER_CACHE/checkpoints/<run name>`` (outside the work tree, so
