@@ -22,13 +22,12 @@ import time
 from common import save_result
 
 from hf_bioner.corpora import load_records
-from hf_bioner.inference import generate
+from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import BioNerPipeline
-from hf_bioner.prompts import instruction, prompt_completion
+from hf_bioner.prompts import prompt_completion
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
-from hf_bioner.tagging import decode
 
 
 def teacher_forced_seconds(model, tokenizer, rows: list[dict], batch_size: int) -> float:
@@ -74,13 +73,8 @@ def main() -> None:
         for ents in found
     ]
 
-    prompts = [instruction(r["text"], types, scheme) for r in records]
     started = time.perf_counter()
-    outputs = generate(model, tokenizer, prompts, batch_size=args.batch_size)
-    naive_preds = [
-        decode(o, r["text"], scheme, type_names=types.display_names())[0]
-        for o, r in zip(outputs, records, strict=True)
-    ]
+    naive_preds = predict_records(model, tokenizer, records, scheme, args.batch_size)["predictions"]
     naive_s = time.perf_counter() - started
     limit_s = teacher_forced_seconds(model, tokenizer, rows, args.batch_size)
 

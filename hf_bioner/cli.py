@@ -157,9 +157,6 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
 
 
-# ----------------------------------------------------------------------------- parser
-
-
 # ----------------------------------------------------------------------------- tag
 
 
@@ -216,6 +213,9 @@ def cmd_tag(args: argparse.Namespace) -> None:
             continue
         for e in row["entities"] or []:
             print(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t{e['word']}")
+
+
+# ----------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:

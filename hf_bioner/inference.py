@@ -105,7 +105,7 @@ def predict_records(
     if constrained:
         if scheme != "inline":
             raise BioNerInputError("constrained decoding needs the inline scheme")
-        constraints = [(r["text"], [t.name for t in type_sets[r["corpus"]].types]) for r in records]
+        constraints = [(r["text"], type_sets[r["corpus"]].names) for r in records]
     started = time.perf_counter()
     outputs = generate(
         model, tokenizer, prompts, batch_size=batch_size, progress=progress, constraints=constraints

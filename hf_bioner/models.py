@@ -205,8 +205,10 @@ def load_trained(
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from hf_bioner.training import MODEL_CONFIG_NAME
+
     folder = Path(folder)
-    config_path = folder / "hf_bioner_config.json"
+    config_path = folder / MODEL_CONFIG_NAME
     if not config_path.exists():
         raise BioNerInputError(f"{folder}: not an hf-bioner model (no hf_bioner_config.json)")
     config = json.loads(config_path.read_text())

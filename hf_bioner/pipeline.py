@@ -32,6 +32,7 @@ from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
 from hf_bioner.sentences import detect_language, sentence_spans
 from hf_bioner.tagging import decode
+from hf_bioner.training import MODEL_CONFIG_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ def bioner_config_of(model) -> dict:
     if config is not None:
         return config
     location = getattr(model, "name_or_path", None) or ""
-    path = cached_file(location, "hf_bioner_config.json", _raise_exceptions_for_missing_entries=False) if location else None  # fmt: skip
+    path = None
+    if location:
+        path = cached_file(location, MODEL_CONFIG_NAME, _raise_exceptions_for_missing_entries=False)
     if path is None:
         raise BioNerInputError(
             f"{location or 'this model'} is not an hf-bioner model (no hf_bioner_config.json); "
@@ -217,7 +220,7 @@ class BioNerPipeline(Pipeline):
         units = model_inputs["units"]
         constraints = None
         if constrained:
-            constraints = [(u["sentence"], [t.name for t in u["type_set"].types]) for u in units]
+            constraints = [(u["sentence"], u["type_set"].names) for u in units]
         outputs = generate(
             self.model,
             self.tokenizer,

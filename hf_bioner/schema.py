@@ -136,6 +136,11 @@ class TypeSet:
     def labels(self) -> list[str]:
         return [t.label for t in self.types]
 
+    @property
+    def names(self) -> list[str]:
+        """The names used inside generated text (the tags the model writes)."""
+        return [t.name for t in self.types]
+
     def display_names(self) -> dict[str, str]:
         """Label -> the name used inside generated text (e.g. ``dis`` -> ``疾病``)."""
         return {t.label: t.name for t in self.types}

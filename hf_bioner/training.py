@@ -12,8 +12,8 @@ fine-tuning on a GPU, batches grouped by length so little compute goes to paddin
 CPU a completion-only loss instead of TRL's fused LM head (``hf_bioner.sft``: 2.5x faster here).
 ``padding_free`` (one concatenated row per batch) is off unless asked for: with the sdpa,
 eager and flex attention of transformers 5.23, packed sequences attend to each other (the loss
-of a packed batch differed from the padded one: Gemma 3 4.86 vs 4.41, in train_speed.json), so it is only correct with a
-varlen flash-attention kernel on a GPU.
+of a packed batch differed from the padded one: Gemma 3 4.86 vs 4.41, in train_speed.json), so
+it is only correct with a varlen flash-attention kernel on a GPU.
 
 Checkpoints go under ``$HF_BIONER_CACHE/checkpoints/<run name>`` (outside the work tree, so
 long runs survive a cleaned checkout); ``resume=True`` continues from the newest one. The

@@ -77,3 +77,26 @@ def tiny_base(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+def tiny_config(tmp_path, base, **overrides):
+    """A TrainConfig of a few seconds on the fixture corpora (options override)."""
+    from hf_bioner.training import TrainConfig
+
+    options = dict(
+        output_dir=str(tmp_path / "run"),
+        checkpoint_dir=str(tmp_path / "checkpoints"),
+        base=base,
+        corpora=["ncbi_disease", "cmeee"],
+        data_dir=str(FIXTURE_CORPORA),
+        max_steps=4,
+        batch_size=2,
+        eval_size=2,
+        eval_steps=2,
+        save_steps=2,
+        logging_steps=1,
+        learning_rate=1e-2,
+        max_length=1024,
+    )
+    options.update(overrides)
+    return TrainConfig(**options)

@@ -18,28 +18,8 @@ from hf_bioner.corpora import load_records
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_base, load_trained, resolve_base
 from hf_bioner.schema import BioNerInputError
-from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, TrainConfig, train
-from tests.conftest import FIXTURE_CORPORA, REPO, SMOLLM2
-
-
-def tiny_config(tmp_path, base, **overrides) -> TrainConfig:
-    options = dict(
-        output_dir=str(tmp_path / "run"),
-        checkpoint_dir=str(tmp_path / "checkpoints"),
-        base=base,
-        corpora=["ncbi_disease", "cmeee"],
-        data_dir=str(FIXTURE_CORPORA),
-        max_steps=4,
-        batch_size=2,
-        eval_size=2,
-        eval_steps=2,
-        save_steps=2,
-        logging_steps=1,
-        learning_rate=1e-2,
-        max_length=1024,
-    )
-    options.update(overrides)
-    return TrainConfig(**options)
+from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, train
+from tests.conftest import FIXTURE_CORPORA, REPO, SMOLLM2, tiny_config
 
 
 def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
