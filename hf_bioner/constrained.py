@@ -3,7 +3,8 @@
 A valid answer is the input sentence copied exactly, with balanced type tags of allowed
 types around non-empty spans (no tags: no entities). The ``None`` answer of the ``paper``
 scheme is refused unless ``allow_empty``: a model that learned it takes it as a shortcut and
-misses entities (dev F1 0.05 free vs 0.42 constrained at step 100 of the joint Gemma run). :class:`InlineAutomaton`
+misses entities (NCBI-disease F1 0.300 free vs 0.747 constrained in
+``benchmarks/results/eval_gemma-joint-inline.json``). :class:`InlineAutomaton`
 describes that language byte by byte (bytes, not characters, because byte-level tokenizers
 split a Chinese character into several tokens). :class:`InlineConstraint` is a
 ``transformers`` logits processor that, at every step, keeps only the tokens whose bytes
