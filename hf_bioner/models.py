@@ -189,6 +189,18 @@ def list_models() -> list[dict]:
     return rows
 
 
+def load_trained_config(folder: str | Path) -> dict:
+    """The ``hf_bioner_config.json`` of an ``hf-bioner train`` output folder."""
+    import json
+
+    from hf_bioner.training import MODEL_CONFIG_NAME
+
+    path = Path(folder) / MODEL_CONFIG_NAME
+    if not path.exists():
+        raise BioNerInputError(f"{folder}: not an hf-bioner model (no {MODEL_CONFIG_NAME})")
+    return json.loads(path.read_text())
+
+
 def load_trained(
     folder: str | Path,
     dtype: str | None = None,
@@ -201,17 +213,10 @@ def load_trained(
     top of it, a full fine-tune is loaded as it is. ``merge`` folds the adapter into the
     base weights: the same outputs, faster generation (no extra LoRA matmuls per layer).
     """
-    import json
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from hf_bioner.training import MODEL_CONFIG_NAME
-
     folder = Path(folder)
-    config_path = folder / MODEL_CONFIG_NAME
-    if not config_path.exists():
-        raise BioNerInputError(f"{folder}: not an hf-bioner model (no hf_bioner_config.json)")
-    config = json.loads(config_path.read_text())
+    config = load_trained_config(folder)
     if config.get("adapter"):
         from peft import PeftModel
 
@@ -232,4 +237,5 @@ def load_trained(
     # What the bio-ner pipeline needs to prompt and decode, whoever loaded the model.
     model.hf_bioner_config = config
     model.hf_bioner_tokenizer = tokenizer
+    model.hf_bioner_folder = str(folder)  # where a saved selector would be
     return model, tokenizer, config

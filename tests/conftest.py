@@ -100,3 +100,13 @@ def tiny_config(tmp_path, base, **overrides):
     )
     options.update(overrides)
     return TrainConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_base):
+    """A few LoRA steps of a tiny model on English and Chinese fixtures, inline scheme."""
+    from hf_bioner.training import train
+
+    folder = tmp_path_factory.mktemp("bioner")
+    train(tiny_config(folder, tiny_base, scheme="inline", max_steps=2, eval_size=0))
+    return str(folder / "run")

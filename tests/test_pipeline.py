@@ -13,19 +13,10 @@ from hypothesis import strategies as st
 
 import hf_bioner  # noqa: F401  (registers the bio-ner task)
 from hf_bioner.schema import BioNerInputError
-from hf_bioner.training import train
-from tests.conftest import FIXTURE_CORPORA, REPO, tiny_config
+from tests.conftest import FIXTURE_CORPORA, REPO
 
 ENGLISH = "BRCA1 mutations cause breast cancer. Ovarian cancer is rarer.\n\nAtaxia is not."
 CHINESE = "患者有糖尿病。术后复查血常规。"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, tiny_base):
-    """A few LoRA steps of a tiny model on English and Chinese fixtures, inline scheme."""
-    folder = tmp_path_factory.mktemp("bioner")
-    train(tiny_config(folder, tiny_base, scheme="inline", max_steps=2, eval_size=0))
-    return str(folder / "run")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,121 @@
+"""``hf-bioner train-selector``: build, train, calibrate and save a generator's selector.
+
+1. Sample training-split sentences of each corpus the generator knows, in three disjoint
+   seeded sets: *train* (gold entities and their variants), *hard* (also tagged by the
+   generator, whose false positives become hard negatives) and *calibration* (tagged by the
+   generator; its predictions fit the Platt scaling and the thresholds).
+   Calibration uses training text because CMeEE's dev split is where it is evaluated; the
+   generator saw at most a capped sample of each training split, so most of these sentences
+   are new to it (the fraction is recorded).
+2. Train the selector on train + hard candidates, calibrate, save under
+   ``<generator>/selector`` (or ``--output``) with a summary of everything.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hf_bioner.schema import BioNerInputError, Record
+from hf_bioner.selector import SELECTOR_DIR, EntitySelector, SelectorConfig, calibrate
+from hf_bioner.selector import train_selector as fit
+from hf_bioner.selector_data import (
+    SampleConfig,
+    build_candidates,
+    count_kinds,
+    predicted_candidates,
+)
+
+
+@dataclass
+class SelectorJob:
+    generator: str  # an hf-bioner train output folder
+    output: str | None = None  # default: <generator>/selector
+    data_dir: str | None = None
+    corpora: list[str] | None = None  # default: the generator's
+    train_sentences: int = 120  # per corpus
+    hard_sentences: int = 40  # per corpus, tagged by the generator
+    calibration_sentences: int = 60  # per corpus, tagged by the generator
+    batch_size: int = 16
+    samples: SampleConfig = field(default_factory=SampleConfig)
+    selector: SelectorConfig = field(default_factory=SelectorConfig)
+
+
+def sample_sentences(records: list[Record], sizes: list[int], seed: int) -> list[list[Record]]:
+    """Disjoint seeded samples of the given sizes (smaller when the split runs out)."""
+    shuffled = records[:]
+    random.Random(seed).shuffle(shuffled)
+    out, position = [], 0
+    for size in sizes:
+        out.append(shuffled[position : position + size])
+        position += size
+    return out
+
+
+def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dict]]:
+    """The generator's entities for each record (constrained decoding when it can)."""
+    import gc
+
+    from hf_bioner.inference import predict_records
+    from hf_bioner.models import load_trained
+
+    model, tokenizer, config = load_trained(job.generator, merge=True)
+    out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
+                          progress=True, constrained=config["scheme"] == "inline")  # fmt: skip
+    del model
+    gc.collect()
+    return out["predictions"]
+
+
+def run(job: SelectorJob) -> dict:
+    """Everything from sampling to the saved selector; returns the summary it saves."""
+    from hf_bioner.corpora import load_records
+    from hf_bioner.models import load_trained_config
+    from hf_bioner.pipeline import type_sets_from_config
+
+    started = time.perf_counter()
+    generator_config = load_trained_config(job.generator)
+    type_sets = type_sets_from_config(generator_config)
+    corpora = job.corpora or list(generator_config["corpora"])
+    unknown = [c for c in corpora if c not in type_sets]
+    if unknown:
+        raise BioNerInputError(f"the generator was not trained on {', '.join(unknown)}")
+    train, hard, calibration = [], [], []
+    for corpus in corpora:
+        records = load_records(corpus, "train", job.data_dir)
+        a, b, c = sample_sentences(
+            records,
+            [job.train_sentences, job.hard_sentences, job.calibration_sentences],
+            job.samples.seed,
+        )
+        train, hard, calibration = train + a, hard + b, calibration + c
+    predictions = tag_with_generator(job, hard + calibration)
+    hard_predictions, calibration_predictions = predictions[: len(hard)], predictions[len(hard) :]
+
+    rows = build_candidates(train, type_sets, job.samples)
+    rows += build_candidates(hard, type_sets, job.samples, hard_predictions)
+    selector = EntitySelector(job.selector)
+    curve = fit(selector, rows, type_sets)
+
+    held_out = predicted_candidates(calibration, calibration_predictions)
+    n_gold: dict[str, int] = {}
+    for record in calibration:
+        for e in record["entities"]:
+            n_gold[e["type"]] = n_gold.get(e["type"], 0) + 1
+    calibration_result = calibrate(selector, held_out, n_gold, type_sets)
+    summary = {
+        "generator": str(job.generator),
+        "corpora": corpora,
+        "sentences": {"train": len(train), "hard": len(hard), "calibration": len(calibration)},
+        "candidates": count_kinds(rows),
+        "samples": asdict(job.samples),
+        "loss_curve": curve,
+        "calibration": calibration_result,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    output = Path(job.output) if job.output else Path(job.generator) / SELECTOR_DIR
+    selector.save(output, summary)
+    summary["output"] = str(output)
+    return summary

@@ -1,0 +1,203 @@
+"""The contrastive entity selector: candidates, training, calibration, saving, the pipeline."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import pytest
+
+from hf_bioner.corpora import load_records
+from hf_bioner.schema import type_set
+from hf_bioner.selector import (
+    EntitySelector,
+    SelectorConfig,
+    auc,
+    best_threshold,
+    contrastive_loss,
+    fit_platt,
+    reliability_table,
+    train_selector,
+)
+from hf_bioner.selector_data import SampleConfig, boundary_variants, build_candidates
+from tests.conftest import FIXTURE_CORPORA
+
+TYPE_SETS = {name: type_set(name) for name in ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")}
+
+
+def fixture_records(corpus: str) -> list:
+    return load_records(corpus, "train", str(FIXTURE_CORPORA))
+
+
+@pytest.mark.parametrize("corpus", ["ncbi_disease", "bc5cdr", "jnlpba", "cmeee"])
+def test_negatives_never_equal_a_gold_entity_and_stay_in_the_text(corpus):
+    records = fixture_records(corpus)
+    rows = build_candidates(records, TYPE_SETS, SampleConfig(boundary_per_gold=5))
+    kinds = {r["kind"] for r in rows}
+    assert {"gold", "boundary"} <= kinds
+    if len(TYPE_SETS[corpus].labels) > 1:
+        assert "type" in kinds
+    gold = {(r["text"], e["start"], e["end"], e["type"]) for r in records for e in r["entities"]}
+    for row in rows:
+        text = row["text"]
+        assert 0 <= row["start"] < row["end"] <= len(text)
+        span = text[row["start"] : row["end"]]
+        assert span == span.strip(), f"candidate edge on whitespace: {span!r}"
+        key = (text, row["start"], row["end"], row["type"])
+        assert (key in gold) == (row["label"] == 1)
+    # Each negative of a group differs from its own gold span.
+    by_group = {}
+    for row in rows:
+        by_group.setdefault(row["group"], []).append(row)
+    for members in by_group.values():
+        golds = [m for m in members if m["kind"] == "gold"]
+        assert len(golds) == 1
+        g = golds[0]
+        for m in members:
+            if m is not g:
+                assert (m["start"], m["end"], m["type"]) != (g["start"], g["end"], g["type"])
+
+
+def test_boundary_moves_are_words_in_english_and_characters_in_chinese():
+    text = "Mutations in BRCA1 cause breast cancer in women."
+    start = text.index("breast")
+    spans = boundary_variants(text, start, start + len("breast cancer"), "en", max_shift=1)
+    words = {text[s:e] for s, e in spans}
+    assert "cancer" in words and "cause breast cancer" in words
+    assert "breast cancer in" in words and "breast" in words
+    assert all(len(text[s:e].split()) <= 4 for s, e in spans)
+    chinese = "患者有糖尿病。"
+    spans = boundary_variants(chinese, 3, 6, "zh", max_shift=1)
+    assert {chinese[s:e] for s, e in spans} >= {"有糖尿病", "尿病", "糖尿病。", "糖尿"}
+    assert all(0 <= s < e <= len(chinese) for s, e in spans)
+
+
+def test_generated_false_positives_become_hard_negatives():
+    record = fixture_records("ncbi_disease")[0]
+    gold = record["entities"][0]
+    fake = {"start": 0, "end": 1, "type": "Disease"}
+    rows = build_candidates([record], TYPE_SETS, SampleConfig(), [[gold, fake]])
+    generated = [r for r in rows if r["kind"] == "generated"]
+    assert [(r["start"], r["end"], r["label"]) for r in generated] == [(0, 1, 0)]
+
+
+def brute_force_best_f1(probabilities, labels, n_gold):
+    best = 0.0
+    for threshold in [0.0, *sorted(set(probabilities)), 2.0]:
+        kept = [y for p, y in zip(probabilities, labels, strict=True) if p >= threshold]
+        best = max(best, 2 * sum(kept) / (len(kept) + n_gold))
+    return best
+
+
+def test_threshold_maximises_strict_f1():
+    rng = random.Random(3)
+    for _ in range(50):
+        labels = [rng.random() < 0.6 for _ in range(rng.randint(1, 30))]
+        probabilities = [round(rng.random(), 1) for _ in labels]  # ties on purpose
+        n_gold = sum(labels) + rng.randint(0, 5)
+        chosen = best_threshold(probabilities, [int(y) for y in labels], n_gold)
+        assert chosen["f1"] == pytest.approx(brute_force_best_f1(probabilities, labels, n_gold))
+        kept = [y for p, y in zip(probabilities, labels, strict=True) if p >= chosen["threshold"]]
+        assert 2 * sum(kept) / (len(kept) + n_gold) == pytest.approx(chosen["f1"])
+    # A constructed case: dropping the two low-scored wrong ones is best.
+    chosen = best_threshold([0.9, 0.8, 0.3, 0.2], [1, 1, 0, 0], 2)
+    assert chosen["threshold"] == 0.8 and chosen["f1"] == 1.0 and chosen["f1_without"] < 1.0
+
+
+def test_platt_auc_and_reliability():
+    logits = [-3, -2, -1, 0, 1, 2, 3, 4]
+    labels = [0, 0, 0, 1, 0, 1, 1, 1]
+    a, b = fit_platt(logits, labels)
+    assert a > 0
+    assert auc(logits, labels) == pytest.approx(15 / 16)
+    assert auc([1, 1], [0, 1]) == 0.5
+    table = reliability_table([0.05, 0.15, 0.95, 1.0], [0, 0, 1, 1])
+    assert [b["count"] for b in table["bins"]] == [1, 1, 2]
+    assert 0 <= table["ece"] < 0.2
+
+
+def test_contrastive_loss_prefers_gold_close_to_the_anchor():
+    import torch
+
+    anchor = torch.tensor([1.0, 0.0])
+    labels = torch.tensor([1, 0, 0])
+    groups = torch.tensor([0, 0, -1])
+    good = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    bad = torch.tensor([[0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    assert contrastive_loss(good, anchor, labels, groups, 0.1) < contrastive_loss(
+        bad, anchor, labels, groups, 0.1
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_selector_rows():
+    records = fixture_records("ncbi_disease")[:6] + fixture_records("cmeee")[:6]
+    return build_candidates(records, TYPE_SETS, SampleConfig(boundary_per_gold=2))
+
+
+def test_training_lowers_the_loss_and_saving_round_trips(tiny_base, tiny_selector_rows, tmp_path):
+    config = SelectorConfig(backbone=tiny_base, lora_r=4, embedding_dim=16, epochs=6,
+                            learning_rate=1e-2, head_learning_rate=1e-2)  # fmt: skip
+    selector = EntitySelector(config)
+    assert config.pooling == "last"  # a causal LM
+    curve = train_selector(selector, tiny_selector_rows, TYPE_SETS, progress=False)
+    first = sum(c["contrastive"] + c["bce"] for c in curve[:3])
+    last = sum(c["contrastive"] + c["bce"] for c in curve[-3:])
+    assert last < first
+    selector.config.platt = (1.5, -0.2)
+    selector.config.type_thresholds = {"Disease": 0.3}
+    before = selector.score(tiny_selector_rows[:5], TYPE_SETS)
+    selector.save(tmp_path / "selector")
+    loaded = EntitySelector.load(tmp_path / "selector")
+    assert loaded.config.platt == (1.5, -0.2) and loaded.config.type_thresholds == {"Disease": 0.3}
+    assert loaded.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=1e-5)
+
+
+def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_base, tmp_path):
+    from transformers import pipeline
+
+    from hf_bioner.selector import SelectorConfig
+    from hf_bioner.selector_job import SelectorJob, run
+
+    job = SelectorJob(
+        generator=tiny_model,
+        output=str(tmp_path / "selector"),
+        data_dir=str(FIXTURE_CORPORA),
+        train_sentences=4,
+        hard_sentences=2,
+        calibration_sentences=3,
+        selector=SelectorConfig(backbone=tiny_base, lora_r=4, embedding_dim=16),
+    )
+    summary = run(job)
+    assert summary["sentences"]["train"] == 8 and summary["sentences"]["hard"] == 4
+    assert 0 < summary["sentences"]["calibration"] <= 6  # the fixture splits are small
+    assert summary["candidates"]["gold"] > 0 and summary["candidates"]["boundary"] > 0
+    saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
+    assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0
+
+    # The pipeline loads the selector given to it, scores every entity and filters.
+    tagger = pipeline("bio-ner", model=tiny_model, selector=str(tmp_path / "selector"))
+    text = "BRCA1 mutations cause breast cancer. 患者有糖尿病。"
+    kept_all = tagger(text, threshold=0.0, max_new_tokens=24)
+    assert all(isinstance(e["score"], float) and 0 <= e["score"] <= 1 for e in kept_all)
+    none = tagger(text, threshold=1.0, max_new_tokens=24)
+    assert all(e["score"] >= 1.0 for e in none)
+    unscored = tagger(text, use_selector=False, max_new_tokens=24)
+    assert all(e["score"] is None for e in unscored)
+    assert [(e["start"], e["end"]) for e in unscored] == [(e["start"], e["end"]) for e in kept_all]
+
+
+def test_batches_hold_every_candidate_once_and_keep_groups_whole():
+    from hf_bioner.selector import make_batches
+
+    records = fixture_records("ncbi_disease")[:4]
+    fake = [[{"start": 0, "end": 2, "type": "Disease"}] for _ in records]
+    rows = build_candidates(records, TYPE_SETS, SampleConfig(), fake)
+    batches = make_batches(rows, SelectorConfig(groups_per_batch=2, generated_per_batch=1))
+    assert sorted(itertools.chain.from_iterable(batches)) == list(range(len(rows)))
+    home = {}
+    for b, batch in enumerate(batches):
+        for i in batch:
+            if rows[i]["group"] >= 0:
+                assert home.setdefault(rows[i]["group"], b) == b
