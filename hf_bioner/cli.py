@@ -185,59 +185,139 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- tag
 
 
-def _texts_to_tag(args: argparse.Namespace) -> list[dict]:
-    from hf_bioner.formats import read_texts
+def _documents_to_tag(args: argparse.Namespace):
+    """Texts given as arguments, files and folders (--input), or standard input, lazily."""
+    from hf_bioner.batch_tagging import iter_documents
 
     if args.input and args.text:
         raise BioNerInputError("give texts or --input, not both")
     if args.input:
-        return read_texts(args.input)
+        return iter_documents(args.input)
     if args.text:
-        return [{"id": str(i + 1), "text": t} for i, t in enumerate(args.text)]
-    if sys.stdin.isatty():
-        raise BioNerInputError("nothing to tag: give texts, --input FILE, or pipe text in")
-    lines = [line.rstrip("\r\n") for line in sys.stdin]
-    return [{"id": str(i + 1), "text": line} for i, line in enumerate(lines) if line.strip()]
+        return ({"id": str(i + 1), "text": t} for i, t in enumerate(args.text))
+    if sys.stdin is None or sys.stdin.isatty():
+        raise BioNerInputError("nothing to tag: give texts, --input FILE/FOLDER, or pipe text in")
+    lines = (line.rstrip("\r\n") for line in sys.stdin)
+    return ({"id": str(i + 1), "text": t} for i, t in enumerate(lines, 0) if t.strip())
+
+
+def _shard(args: argparse.Namespace) -> tuple[int, int]:
+    """--shard K/N, else the rank of an `accelerate launch` / torchrun process, else (0, 1)."""
+    import os
+
+    if args.shard:
+        try:
+            rank, world = (int(x) for x in args.shard.split("/"))
+        except ValueError:
+            raise BioNerInputError(f"--shard must look like 0/4, not {args.shard!r}") from None
+        if not 0 <= rank < world:
+            raise BioNerInputError(f"--shard {args.shard}: need 0 <= K < N")
+        return rank, world
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> None:
+    """--num-proc N: N copies of this command on shards, then their outputs merged in order."""
+    import os
+    import subprocess
+
+    from hf_bioner.batch_tagging import merge_shards, shard_path
+
+    n = args.num_proc
+    if not args.output:
+        raise BioNerInputError("--num-proc needs --output FILE")
+    if args.resume:
+        raise BioNerInputError("--num-proc and --resume do not go together")
+    fmt = args.format or "jsonl"
+    threads = max(1, (os.cpu_count() or 1) // n)
+    child_args = _without_option(argv, "--num-proc", takes_value=True)
+    child_args = _without_option(child_args, "--output", takes_value=True)
+    children = []
+    for rank in range(n):
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        if "CUDA_VISIBLE_DEVICES" not in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = str(rank)  # one GPU each where there are GPUs
+        command = [sys.executable, "-m", "hf_bioner.cli", *child_args, "--shard",
+                   f"{rank}/{n}", "--output", str(shard_path(args.output, rank, n))]  # fmt: skip
+        children.append(subprocess.Popen(command, env=env))
+    failed = [rank for rank, child in enumerate(children) if child.wait() != 0]
+    if failed:
+        raise BioNerInputError(f"tagging process(es) {failed} failed; see the messages above")
+    written = merge_shards(args.output, fmt, n)
+    print(f"{written} documents -> {args.output}", file=sys.stderr)
+
+
+def _without_option(argv: list[str], name: str, takes_value: bool) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == name:
+            skip = takes_value
+        elif not item.startswith(name + "="):
+            out.append(item)
+    return out
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
-    import warnings
-
-    from hf_bioner.formats import write_jsonl, write_pubtator
+    from hf_bioner.batch_tagging import tag_stream
     from hf_bioner.models import load_trained
-    from hf_bioner.pipeline import BioNerPipeline
+    from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
+    from hf_bioner.writers import JsonlWriter, open_writer, written_ids
 
-    if args.format == "pubtator" and not args.output:
-        raise BioNerInputError("--format pubtator needs --output FILE")
-    docs = _texts_to_tag(args)
-    model, tokenizer, _config = load_trained(args.model, merge=True)
-    tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
-    options = {"batch_size": args.batch_size, "progress": len(docs) > 1}
+    if args.num_proc and args.num_proc > 1:
+        _tag_in_processes(args, sys.argv[1:] if args.argv is None else args.argv)
+        return
+    fmt = args.format or ("jsonl" if args.output else "table")
+    if fmt not in ("table", "jsonl") and not args.output:
+        raise BioNerInputError(f"--format {fmt} needs --output")
+    if fmt == "table" and args.output:
+        raise BioNerInputError("--format table prints; use jsonl (or another format) with --output")
+    documents = _documents_to_tag(args)
+    model, tokenizer, _config = load_trained(args.model or DEFAULT_MODEL, merge=True)
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer,
+                            selector=None if args.no_selector else "auto")  # fmt: skip
+    options = {"batch_size": args.batch_size}
     if args.types:
         options["types"] = _split_names(args.types)
     if args.language:
         options["language"] = args.language
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        results = tagger([d["text"] for d in docs], **options)
-    for warning in caught:
-        print(f"hf-bioner: warning: {warning.message}", file=sys.stderr)
-    rows = []
-    for doc, entities in zip(docs, results, strict=True):
-        row = {**doc, "entities": entities}
-        if entities is None:
-            row["error"] = "not tagged (see the warning above)"
-        rows.append(row)
+    if args.threshold is not None:
+        options["threshold"] = args.threshold
+    skip = written_ids(args.output, fmt) if args.resume and args.output else set()
     if args.output:
-        writer = write_pubtator if args.format == "pubtator" else write_jsonl
-        print(f"{writer(rows, args.output)} documents -> {args.output}", file=sys.stderr)
-        return
-    for row in rows:
-        if args.format == "jsonl":
-            print(json.dumps(row, ensure_ascii=False))
-            continue
+        writer = open_writer(args.output, fmt, append=args.resume)
+    elif fmt == "jsonl":
+        writer = JsonlWriter("-")  # standard output
+    else:
+        writer = TableWriter()
+    with writer:
+        counts = tag_stream(tagger, documents, writer, options, chunk_size=args.chunk_size,
+                            skip_ids=skip, shard=_shard(args), progress=bool(args.output))  # fmt: skip
+    if counts["errors"]:
+        print(f"hf-bioner: warning: {counts['errors']} document(s) not tagged (see 'error')",
+              file=sys.stderr)  # fmt: skip
+    if args.output:
+        done = f"{counts['tagged'] + counts['errors']} documents -> {args.output}"
+        skipped = f" ({counts['skipped']} already there)" if counts["skipped"] else ""
+        print(done + skipped, file=sys.stderr)
+
+
+class TableWriter:
+    """Prints one line per entity: id, start, end, type, text (and score with a selector)."""
+
+    def write(self, row: dict) -> None:
+        if row["entities"] is None:
+            print(f"hf-bioner: warning: document {row['id']}: {row['error']}", file=sys.stderr)
         for e in row["entities"] or []:
-            print(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t{e['word']}")
+            score = "" if e["score"] is None else f"\t{e['score']:.3f}"
+            print(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t{e['word']}{score}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        sys.stdout.flush()
 
 
 # ----------------------------------------------------------------------------- parser
@@ -388,14 +468,26 @@ def build_parser() -> argparse.ArgumentParser:
         "model; prints one line per entity (id, start, end, type, text) or JSON Lines.",
     )
     tag.add_argument("text", nargs="*", help="texts to tag")
-    tag.add_argument("--model", required=True, help="an hf-bioner train output folder")
-    tag.add_argument("--input", help="a .txt (one document per line), .jsonl or PubTator file")
-    tag.add_argument("--output", help="write the results here instead of printing them")
-    tag.add_argument("--format", choices=["table", "jsonl", "pubtator"], default=None,
-                     help="output format (default: table when printing, jsonl for --output)")  # fmt: skip
+    tag.add_argument("--model", help="an hf-bioner model folder (default: the bundled model)")
+    tag.add_argument("--input", nargs="+", metavar="PATH",
+                     help="files or folders: .txt (one document per line), .jsonl, PubTator")  # fmt: skip
+    tag.add_argument("--output", help="write the results here (a folder for brat)")
+    tag.add_argument("--format", choices=["table", "jsonl", "pubtator", "bioc", "bioc-json", "brat"],
+                     help="output format (default: table when printing, jsonl with --output)")  # fmt: skip
     tag.add_argument("--types", help="comma-separated entity types to keep")
     tag.add_argument("--language", choices=["en", "zh"], help="override language detection")
-    tag.add_argument("--batch-size", type=int, default=16)
+    tag.add_argument("--batch-size", type=int, default=16, help="sentences per generate call")
+    tag.add_argument("--chunk-size", type=int, default=64,
+                     help="documents read, tagged and written at a time")  # fmt: skip
+    tag.add_argument("--no-selector", action="store_true",
+                     help="keep every generated entity (no selector scores)")  # fmt: skip
+    tag.add_argument("--threshold", type=float,
+                     help="selector probability to keep an entity (default: the calibrated one)")  # fmt: skip
+    tag.add_argument("--resume", action="store_true",
+                     help="skip documents already in --output (jsonl, pubtator, brat)")  # fmt: skip
+    tag.add_argument("--num-proc", type=int, help="tag with this many processes (one GPU each)")
+    tag.add_argument("--shard", metavar="K/N", help="tag only documents K, K+N, ... (set by "
+                     "--num-proc; `accelerate launch` sets it from RANK/WORLD_SIZE)")  # fmt: skip
     tag.set_defaults(func=cmd_tag)
     return parser
 
@@ -403,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = None if argv is None else list(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="hf-bioner: %(levelname)s: %(message)s",

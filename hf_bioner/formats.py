@@ -1,4 +1,8 @@
-"""Reading and writing documents and their entities: JSON Lines, plain text and PubTator."""
+"""JSON Lines of documents and their entities: reading, writing, aligning by id.
+
+Documents to tag are read by :mod:`hf_bioner.batch_tagging`, tagged output is written by
+:mod:`hf_bioner.writers`.
+"""
 
 from __future__ import annotations
 
@@ -66,49 +70,3 @@ def align_by_id(gold: dict[str, dict], predicted: dict[str, dict]) -> tuple[list
     preds = [predicted[key]["entities"] if key in predicted else [] for key in gold]
     refs = [gold[key]["entities"] for key in gold]
     return preds, refs, missing
-
-
-def read_texts(path: str | Path) -> list[dict]:
-    """Documents to tag, as ``{"id", "text"}`` rows, from a file of any supported format.
-
-    ``.jsonl``: objects with a ``text`` (and optionally an ``id``); PubTator (title and
-    abstract lines, detected by content): title + " " + abstract, as the corpora read them;
-    anything else: plain text, one document per non-empty line.
-    """
-    from hf_bioner.corpora.pubtator import read_pubtator
-
-    path = Path(path)
-    if not path.is_file():
-        raise BioNerInputError(f"{path}: no such file")
-    if path.suffix == ".jsonl":
-        rows = []
-        for index, row in enumerate(read_jsonl(path)):
-            # A row without a text is kept: the tagger reports it and tags the others.
-            rows.append({"id": str(row.get("id", index + 1)), "text": row.get("text")})
-        return rows
-    first = next((line for _, line in numbered_lines(path) if line.strip()), "")
-    if "|t|" in first or "|a|" in first:
-        return [{"id": doc.doc_id, "text": doc.text} for doc in read_pubtator(path)]
-    return [
-        {"id": str(line_no), "text": line} for line_no, line in numbered_lines(path) if line.strip()
-    ]
-
-
-def write_pubtator(rows: Iterable[dict], path: str | Path) -> int:
-    """Tagged documents as PubTator: one text line and one line per entity each.
-
-    The text is written as a title line (``id|t|text``) with an empty abstract, so offsets
-    stay those of the text (PubTator offsets count title + " " + abstract).
-    """
-    count = 0
-    with open(path, "w", encoding="utf-8") as out:
-        for row in rows:
-            text = row["text"].replace("\n", " ")
-            out.write(f"{row['id']}|t|{text}\n{row['id']}|a|\n")
-            for e in row.get("entities") or []:
-                out.write(
-                    f"{row['id']}\t{e['start']}\t{e['end']}\t{e['word']}\t{e['entity_group']}\t-\n"
-                )
-            out.write("\n")
-            count += 1
-    return count

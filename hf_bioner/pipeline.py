@@ -63,6 +63,15 @@ def bounded_units(text: str, start: int, end: int, limit: int = MAX_UNIT_CHARS) 
     return pieces
 
 
+def text_problem(text) -> str | None:
+    """Why ``text`` cannot be tagged (not a string, empty), or None when it can."""
+    if not isinstance(text, str):
+        return f"expected a string, got {type(text).__name__}"
+    if not text.strip():
+        return "the text is empty"
+    return None
+
+
 def type_sets_from_config(config: Mapping) -> dict[str, TypeSet]:
     """The entity-type sets a trained model knows, per corpus (from hf_bioner_config.json)."""
     sets = {}
@@ -227,10 +236,9 @@ class BioNerPipeline(Pipeline):
         return sets
 
     def preprocess(self, text, types=None, language=None, corpus=None) -> dict[str, Any]:
-        if not isinstance(text, str):
-            raise BioNerInputError(f"expected a string, got {type(text).__name__}")
-        if not text.strip():
-            raise BioNerInputError("the text is empty")
+        problem = text_problem(text)
+        if problem:
+            raise BioNerInputError(problem)
         lang = language or detect_language(text)
         units = []
         spans = sentence_spans(text, lang)

@@ -130,16 +130,86 @@ def test_tag_cli_texts_files_and_formats(tiny_model, tmp_path):
 
 def test_tag_cli_errors_are_one_line(tiny_model, tmp_path):
     missing = run_cli("tag", "--model", tiny_model, "--input", str(tmp_path / "nope.txt"))
-    assert missing.returncode == 2 and missing.stderr.strip().endswith("nope.txt: no such file")
+    assert "Loading" not in missing.stderr  # checked before any model loads
+    assert missing.returncode == 2 and missing.stderr.strip().endswith(
+        "nope.txt: no such file or folder"
+    )
     not_a_model = run_cli("tag", "--model", str(tmp_path), "Ataxia.")
     assert not_a_model.returncode == 2 and "not an hf-bioner model" in not_a_model.stderr
     assert len(not_a_model.stderr.strip().splitlines()) == 1
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Ataxia."}\n{"id": 2}\n')
     result = run_cli("tag", "--model", tiny_model, "--input", str(bad), "--format", "jsonl")
-    assert result.returncode == 0 and "text 1: expected a string, got NoneType" in result.stderr
+    assert result.returncode == 0 and "1 document(s) not tagged" in result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert rows[0]["entities"] is not None and rows[1]["entities"] is None and rows[1]["error"]
+    assert rows[0]["entities"] is not None and rows[1]["entities"] is None
+    assert rows[1]["error"] == "expected a string, got NoneType"
+    table_with_output = run_cli("tag", "--model", tiny_model, "--format", "table", "--output",
+                                str(tmp_path / "x"), "Ataxia.")  # fmt: skip
+    assert table_with_output.returncode == 2 and "--format table prints" in table_with_output.stderr
+
+
+def test_tag_cli_folders_every_format_resume_and_processes(tiny_model, tmp_path):
+    import bioc
+    from bioc import biocjson, biocxml
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Ataxia is rare.\n\n患者有糖尿病。\n")
+    (folder / "sub" / "b.jsonl").write_text('{"id": "x", "text": "Lupus nephritis."}\nnot json\n')
+    (folder / "c.txt").write_bytes(b"\xff\xfe broken")  # not UTF-8: one error row, not a crash
+    (folder / "ignored.bin").write_bytes(b"\x00")
+    out = tmp_path / "all.jsonl"
+    result = run_cli("tag", "--model", tiny_model, "--input", str(folder), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a.txt:1", "a.txt:3", str(folder / "c.txt"), "b.jsonl:x",
+                                       "b.jsonl:2"]  # fmt: skip
+    assert [r["entities"] is None for r in rows] == [False, False, True, False, True]
+    assert "not UTF-8" in rows[2]["error"] and "invalid JSON" not in rows[4]["error"]
+
+    # Resume: a cut-off run (last line half written) is completed, nothing tagged twice.
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:2]) + lines[2][:10])
+    result = run_cli("tag", "--model", tiny_model, "--input", str(folder), "--output", str(out),
+                     "--resume")  # fmt: skip
+    assert result.returncode == 0 and "(2 already there)" in result.stderr
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in again] == [r["id"] for r in rows]
+
+    texts = ["BRCA1 mutations cause breast cancer.", "患者有糖尿病。", "Lupus."]
+    by_format = {}
+    for fmt, name in [("bioc", "t.xml"), ("bioc-json", "t.json"), ("brat", "brat"),
+                      ("pubtator", "t.pubtator")]:  # fmt: skip
+        target = tmp_path / name
+        result = run_cli("tag", "--model", tiny_model, *texts, "--format", fmt, "--output",
+                         str(target))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        by_format[fmt] = target
+    with open(by_format["bioc"], "rb") as f:
+        xml = biocxml.load(f)
+    with open(by_format["bioc-json"]) as f:
+        js = biocjson.load(f)
+    for collection in (xml, js):
+        assert [d.passages[0].text for d in collection.documents] == texts
+        for doc in collection.documents:
+            for a in doc.passages[0].annotations:
+                loc = a.total_span
+                assert doc.passages[0].text[loc.offset : loc.end] == a.text
+    assert isinstance(xml, bioc.BioCCollection)
+    for doc_id, text in zip("123", texts, strict=True):
+        assert (by_format["brat"] / f"{doc_id}.txt").read_text() == text
+        for line in (by_format["brat"] / f"{doc_id}.ann").read_text().splitlines():
+            _tid, span, word = line.split("\t")
+            _type, start, end = span.split()
+            assert text[int(start) : int(end)] == word
+
+    # Two processes on shards give the same rows, in input order, as one process.
+    two = tmp_path / "two.jsonl"
+    result = run_cli("tag", "--model", tiny_model, "--input", str(folder), "--output", str(two),
+                     "--num-proc", "2")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in two.read_text().splitlines()] == again
 
 
 def test_long_sentences_are_cut_into_bounded_units():

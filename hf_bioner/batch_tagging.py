@@ -1,0 +1,199 @@
+"""Tagging many documents: streamed input, chunked tagging, streamed and resumable output.
+
+A million abstracts never sit in memory: :func:`iter_documents` reads files lazily (JSON
+Lines and plain text line by line; a PubTator file one file at a time), :func:`tag_stream`
+tags them a chunk at a time and writes each document as soon as it is tagged. With
+``resume``, documents already in the output are skipped. With ``shard=(k, n)``, a process
+tags only documents ``k, k+n, k+2n, ...``; ``--num-proc`` runs ``n`` such processes and
+merges their outputs back into input order (see :func:`merge_shards`).
+
+An unreadable file, a line that is not JSON or a row without text becomes an error row
+(``entities: None`` and ``error``), and everything else is still tagged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from hf_bioner.pipeline import text_problem
+from hf_bioner.schema import BioNerInputError
+from hf_bioner.writers import Writer, brat_name
+
+TEXT_SUFFIXES = (".txt", ".jsonl", ".pubtator", ".tsv")
+
+
+def files_of(inputs: Sequence[str | Path]) -> list[Path]:
+    """The files named, and the supported files inside folders named (sorted, recursive)."""
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
+            if not found:
+                raise BioNerInputError(f"{path}: no {', '.join(TEXT_SUFFIXES)} files in it")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise BioNerInputError(f"{path}: no such file or folder")
+    return files
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            yield number, line.rstrip("\r\n")
+
+
+def _documents_of_file(path: Path) -> Iterator[dict]:
+    """``{"id", "text"}`` rows of one file (``text`` None and an ``error`` for a bad row)."""
+    from hf_bioner.corpora.pubtator import read_pubtator
+
+    if path.suffix == ".jsonl":
+        for number, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield {"id": str(number), "text": None, "error": f"line {number}: {err.msg}"}
+                continue
+            if not isinstance(row, dict):
+                yield {"id": str(number), "text": None, "error": f"line {number}: not an object"}
+                continue
+            yield {"id": str(row.get("id", number)), "text": row.get("text")}
+        return
+    with open(path, encoding="utf-8") as f:
+        head = f.read(4096)
+    if "|t|" in head or "|a|" in head:
+        for doc in read_pubtator(path):
+            yield {"id": doc.doc_id, "text": doc.text}
+        return
+    for number, line in _lines(path):
+        if line.strip():
+            yield {"id": str(number), "text": line}
+
+
+def iter_documents(inputs: Sequence[str | Path]) -> Iterator[dict]:
+    """Documents of every input file, in order; ids get the file name when there are several.
+
+    A file that cannot be read (missing permission, invalid UTF-8, bad PubTator) yields one
+    error row named after the file, after the documents read from it before the problem.
+    """
+    files = files_of(inputs)  # now, so that a wrong path fails before any model loads
+    return _documents_of_files(files, prefix=len(files) > 1)
+
+
+def _documents_of_files(files: list[Path], prefix: bool) -> Iterator[dict]:
+    for path in files:
+        try:
+            for row in _documents_of_file(path):
+                if prefix:
+                    row["id"] = f"{path.name}:{row['id']}"
+                yield row
+        except (OSError, UnicodeDecodeError, BioNerInputError) as err:
+            reason = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)
+            yield {"id": str(path), "text": None, "error": f"{path}: {reason}"}
+
+
+def chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def tag_stream(
+    tagger,
+    documents: Iterable[dict],
+    writer: Writer,
+    options: dict,
+    chunk_size: int = 64,
+    skip_ids: set[str] | None = None,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = False,
+) -> dict:
+    """Tag documents a chunk at a time and write each one; returns counts.
+
+    ``skip_ids`` (resume) are ids already written, compared as the writer names them;
+    ``shard=(k, n)`` keeps documents ``k, k+n, ...`` of the stream (skipped ones included,
+    so every process of a sharded run sees the same numbering).
+    """
+    from tqdm.auto import tqdm
+
+    skip_ids = skip_ids or set()
+    counts = {"tagged": 0, "errors": 0, "skipped": 0}
+    rank, world = shard
+
+    def mine() -> Iterator[dict]:
+        for index, row in enumerate(documents):
+            if index % world != rank:
+                continue
+            key = brat_name(row["id"]) if writer.__class__.__name__ == "BratWriter" else row["id"]
+            if key in skip_ids:
+                counts["skipped"] += 1
+                continue
+            yield row
+
+    bar = tqdm(desc="documents", unit="doc", disable=not progress)
+    for chunk in chunks(mine(), chunk_size):
+        problems = [row.get("error") or text_problem(row["text"]) for row in chunk]
+        good = [row["text"] for row, problem in zip(chunk, problems, strict=True) if not problem]
+        results = iter(tagger(good, **options) if good else [])
+        for row, problem in zip(chunk, problems, strict=True):
+            out = {"id": row["id"], "text": row["text"], "entities": None}
+            if problem:
+                out["error"] = problem
+                counts["errors"] += 1
+            else:
+                out["entities"] = next(results)
+                counts["tagged"] += 1
+            writer.write(out)
+        bar.update(len(chunk))
+    bar.close()
+    return counts
+
+
+def shard_path(output: str | Path, rank: int, world: int) -> Path:
+    output = Path(output)
+    return output.with_name(f"{output.name}.part{rank}-of-{world}")
+
+
+def merge_shards(output: str | Path, fmt: str, world: int) -> int:
+    """Join shard outputs into ``output`` in input order (document i came from shard i % n)."""
+
+    if fmt not in ("jsonl", "pubtator"):
+        raise BioNerInputError(f"--num-proc writes jsonl or pubtator, not {fmt}")
+    parts = [shard_path(output, r, world) for r in range(world)]
+    written = 0
+    with ExitStack() as stack, open(output, "w", encoding="utf-8") as out:
+        files = [stack.enter_context(open(p, encoding="utf-8")) for p in parts]
+        streams = [iter(f) if fmt == "jsonl" else _pubtator_blocks(f) for f in files]
+        while streams:
+            for stream in list(streams):
+                item = next(stream, None)
+                if item is None:
+                    streams.remove(stream)
+                    continue
+                out.write(item)
+                written += 1
+    for p in parts:
+        p.unlink()
+    return written
+
+
+def _pubtator_blocks(lines: Iterable[str]) -> Iterator[str]:
+    """PubTator documents as text blocks, each ending with its blank line."""
+    block = []
+    for line in lines:
+        block.append(line)
+        if line == "\n":
+            yield "".join(block)
+            block = []
