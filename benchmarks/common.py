@@ -26,3 +26,26 @@ def save_result(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"saved {path}")
     return path
+
+
+# CMeEE's test split has no labels: it is evaluated on dev, like the paper.
+EVAL_SPLIT = {"cmeee": "dev", "cmeee_v2": "dev"}
+
+
+def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list, dict]:
+    """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes.
+
+    Every benchmark that compares models on a corpus takes its units from here, so they
+    score the same sentences.
+    """
+    import random
+
+    from hf_bioner.corpora import load_records
+
+    split = EVAL_SPLIT.get(corpus, "test")
+    records = load_records(corpus, split, data_dir)
+    sizes = {"split": split, "units_in_split": len(records)}
+    if limit and limit < len(records):
+        records = random.Random(0).sample(records, limit)
+    sizes["units"] = len(records)
+    return records, sizes

@@ -12,17 +12,13 @@ scores, decode problems and sentences/s.
 from __future__ import annotations
 
 import argparse
-import random
 
-from common import save_result
+from common import eval_units, save_result
 
-from hf_bioner.corpora import load_records
 from hf_bioner.formats import write_jsonl
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.scoring import score
-
-EVAL_SPLIT = {"cmeee": "dev", "cmeee_v2": "dev"}
 
 
 def evaluate_corpus(
@@ -78,13 +74,7 @@ def main() -> None:
         decodings = ["free"]
     data, sizes = {}, {}
     for name in corpora:
-        split = EVAL_SPLIT.get(name, "test")
-        records = load_records(name, split, args.data_dir)
-        sizes[name] = {"split": split, "units_in_split": len(records)}
-        if args.limit and args.limit < len(records):
-            records = random.Random(0).sample(records, args.limit)
-        sizes[name]["units"] = len(records)
-        data[name] = records
+        data[name], sizes[name] = eval_units(name, args.data_dir, args.limit)
     results, saved = {}, []
     for decoding in decodings:
         per_corpus, all_preds, all_gold = {}, [], []

@@ -1,0 +1,137 @@
+"""Strict P/R/F1 with and without the contrastive entity selector, on the same predictions.
+
+Reads the generator's predictions saved by ``evaluate_model.py --save-predictions`` (so both
+rows of the comparison score the very same generated entities), scores every predicted
+entity with the selector, and reports per corpus:
+
+* ``without``: every generated entity;
+* ``with``: entities at or above the selector's calibrated thresholds;
+* ``oracle_threshold``: the best single threshold chosen on these test predictions (an
+  upper bound on what threshold tuning could give, not a result);
+* the selector as a classifier: AUC and accuracy on the predicted entities, and on dev
+  candidates (gold spans + boundary / type variants of dev sentences);
+* its cost in milliseconds per entity.
+
+    python benchmarks/selector_ablation.py hf_bioner/default_model \\
+        --predictions preds.jsonl --name gemma-joint-inline --data-dir ../shared/corpora
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from common import save_result
+
+from hf_bioner.corpora import load_records
+from hf_bioner.formats import read_jsonl
+from hf_bioner.models import load_trained_config
+from hf_bioner.pipeline import type_sets_from_config
+from hf_bioner.scoring import score
+from hf_bioner.selector import SELECTOR_DIR, EntitySelector, auc, best_threshold
+from hf_bioner.selector_data import SampleConfig, build_candidates, predicted_candidates
+
+
+def prf(result: dict) -> dict:
+    return {k: round(result[k], 4) for k in ("precision", "recall", "f1")}
+
+
+def classifier_figures(selector, candidates, type_sets) -> dict:
+    probabilities = selector.score(candidates, type_sets)
+    labels = [c["label"] for c in candidates]
+    kept = [selector.keeps(c, p) for c, p in zip(candidates, probabilities, strict=True)]
+    correct = sum(int(k) == y for k, y in zip(kept, labels, strict=True))
+    return {
+        "candidates": len(candidates),
+        "positives": sum(labels),
+        "auc": auc(probabilities, labels),
+        "accuracy": correct / len(candidates) if candidates else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="the generator folder (its selector/ is used)")
+    parser.add_argument("--predictions", required=True, help="evaluate_model.py predictions")
+    parser.add_argument("--selector", help="a selector folder (default: MODEL/selector)")
+    parser.add_argument("--name", required=True, help="result name: selector_ablation_<name>")
+    parser.add_argument("--dev-sentences", type=int, default=60, help="per corpus")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+
+    config = load_trained_config(args.model)
+    type_sets = type_sets_from_config(config)
+    selector = EntitySelector.load(args.selector or f"{args.model}/{SELECTOR_DIR}")
+    rows = read_jsonl(args.predictions)
+    corpora = sorted({r["corpus"] for r in rows}, key=list(type_sets).index)
+
+    per_corpus, pooled = {}, {"without": ([], []), "with": ([], [])}
+    seconds, scored = 0.0, 0
+    for corpus in corpora:
+        records = [r for r in rows if r["corpus"] == corpus]
+        predictions = [r["predicted"] for r in records]
+        gold = [r["entities"] for r in records]
+        candidates = predicted_candidates(records, predictions)
+        started = time.perf_counter()
+        probabilities = selector.score(candidates, type_sets)
+        seconds += time.perf_counter() - started
+        scored += len(candidates)
+        kept_lists, position = [], 0
+        for entities in predictions:
+            kept = []
+            for e in entities:
+                c, p = candidates[position], probabilities[position]
+                position += 1
+                if selector.keeps(c, p):
+                    kept.append(e)
+            kept_lists.append(kept)
+        without, with_selector = score(predictions, gold), score(kept_lists, gold)
+        labels = [c["label"] for c in candidates]
+        oracle = best_threshold(probabilities, labels, sum(len(g) for g in gold))
+        per_corpus[corpus] = {
+            "units": len(records),
+            "without": prf(without),
+            "with": prf(with_selector),
+            "false_positives": {
+                "without": without["n_pred"] - without["tp"],
+                "with": with_selector["n_pred"] - with_selector["tp"],
+            },  # fmt: skip
+            "oracle_threshold": {k: round(v, 4) for k, v in oracle.items()},
+            "predicted_entities": classifier_figures(selector, candidates, type_sets),
+        }
+        pooled["without"][0].extend(predictions)
+        pooled["without"][1].extend(gold)
+        pooled["with"][0].extend(kept_lists)
+        pooled["with"][1].extend(gold)
+        print(corpus, per_corpus[corpus]["without"], "->", per_corpus[corpus]["with"])
+
+    dev = {}
+    for corpus in corpora:
+        records = load_records(corpus, "dev", args.data_dir)
+        records = random.Random(1).sample(records, min(args.dev_sentences, len(records)))
+        candidates = build_candidates(records, type_sets, SampleConfig(seed=1))
+        dev[corpus] = classifier_figures(selector, candidates, type_sets)
+    without = score(*pooled["without"])
+    with_selector = score(*pooled["with"])
+    save_result(
+        f"selector_ablation_{args.name}",
+        {
+            "model": args.model,
+            "selector": args.selector or f"{args.model}/{SELECTOR_DIR}",
+            "selector_config": {k: v for k, v in vars(selector.config).items()},
+            "predictions": args.predictions,
+            "data": {c: per_corpus[c]["units"] for c in corpora},
+            "what": "strict micro P/R/F1 pooled over the corpora, with the selector; "
+            "'without' = the same generated entities unfiltered",
+            **prf(with_selector),
+            "without": prf(without),
+            "corpora": per_corpus,
+            "dev_candidates": dev,
+            "ms_per_entity": round(1000 * seconds / max(1, scored), 1),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
