@@ -59,6 +59,20 @@ def cmd_corpora_export(args: argparse.Namespace) -> None:
     print(export_corpus(args.corpus, args.out, args.data_dir, args.unit))
 
 
+def cmd_corpora_push(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from hf_bioner.corpora.export import export_corpus
+    from hf_bioner.hub import push_folder
+
+    if not args.local_dir and not args.repo_id:
+        raise BioNerInputError("give --repo-id to upload, or --local-dir to only write the folder")
+    folder = args.local_dir or tempfile.mkdtemp(prefix="hf-bioner-corpus-")
+    print(export_corpus(args.corpus, folder, args.data_dir, args.unit))
+    if args.repo_id and not args.local_dir:
+        print(push_folder(folder, args.repo_id, "dataset", args.private))
+
+
 # ----------------------------------------------------------------------------- prepare
 
 
@@ -180,6 +194,19 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
         f"{chosen['f1_without']:.4f} -> {chosen['f1']:.4f} at threshold "
         f"{chosen['threshold']:.3f} -> {summary['output']}"
     )
+
+
+def cmd_push(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from hf_bioner.hub import build_model_repo, push_folder
+
+    folder = args.local_dir or tempfile.mkdtemp(prefix="hf-bioner-push-")
+    build_model_repo(args.model, folder, args.repo_id, args.results, args.dtype,
+                     overwrite=args.overwrite)  # fmt: skip
+    print(f"repository folder: {folder}")
+    if not args.local_dir:
+        print(push_folder(folder, args.repo_id, "model", args.private))
 
 
 # ----------------------------------------------------------------------------- tag
@@ -360,6 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--unit", choices=["sentence", "document"], default="sentence")
     export.set_defaults(func=cmd_corpora_export)
 
+    corpus_push = corpora_cmds.add_parser(
+        "push", parents=[data_dir], help="export a corpus and upload it as a Hub dataset"
+    )
+    corpus_push.add_argument("corpus")
+    corpus_push.add_argument("--repo-id", help="ORG/NAME of the dataset repository")
+    corpus_push.add_argument("--local-dir", help="only write the folder here (no upload)")
+    corpus_push.add_argument("--private", action="store_true")
+    corpus_push.add_argument("--unit", choices=["sentence", "document"], default="sentence")
+    corpus_push.set_defaults(func=cmd_corpora_push)
+
     prepare = commands.add_parser(
         "prepare", parents=[data_dir], help="build prompt/completion instruction data"
     )
@@ -460,6 +497,22 @@ def build_parser() -> argparse.ArgumentParser:
     selector.add_argument("--batch-size", dest="batch_size", type=int,
                           help="generation batch size")  # fmt: skip
     selector.set_defaults(func=cmd_train_selector)
+
+    push = commands.add_parser(
+        "push",
+        help="build a model's Hub repository (merged weights, selector, pipeline code, card)",
+        description="Build the Hub repository folder of a trained model and upload it "
+        "(token from HF_TOKEN or `huggingface-cli login`). With --local-dir only the folder "
+        "is written.",
+    )
+    push.add_argument("model", help="an hf-bioner train output folder")
+    push.add_argument("--repo-id", required=True, help="ORG/NAME of the model repository")
+    push.add_argument("--local-dir", help="only write the folder here (no upload)")
+    push.add_argument("--results", help="a benchmarks/results/eval_*.json for the model-index")
+    push.add_argument("--dtype", default="bfloat16", help="weights dtype (default bfloat16)")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--overwrite", action="store_true")
+    push.set_defaults(func=cmd_push)
 
     tag = commands.add_parser(
         "tag",

@@ -116,7 +116,7 @@ def bioner_config_of(model) -> dict:
 
 def load_selector(model, selector="auto"):
     """The selector to use: ``"auto"`` = the one saved beside the model's files, if any."""
-    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR, EntitySelector
+    from hf_bioner.selector import EntitySelector
 
     if selector is None or selector is False:
         return None
@@ -124,11 +124,28 @@ def load_selector(model, selector="auto"):
         return selector
     if selector == "auto":
         folder = getattr(model, "hf_bioner_folder", None) or getattr(model, "name_or_path", "")
-        candidate = Path(folder) / SELECTOR_DIR if folder else None
-        if candidate is None or not (candidate / SELECTOR_CONFIG).exists():
+        selector = _selector_folder(folder) if folder else None
+        if selector is None:
             return None
-        selector = candidate
     return EntitySelector.load(selector)
+
+
+def _selector_folder(location: str) -> Path | None:
+    """``selector/`` of a model folder, or of a Hub repository (downloaded); None if absent."""
+    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR
+
+    if Path(location).is_dir():
+        folder = Path(location) / SELECTOR_DIR
+        return folder if (folder / SELECTOR_CONFIG).exists() else None
+    try:
+        from huggingface_hub import snapshot_download
+
+        root = snapshot_download(location, allow_patterns=[f"{SELECTOR_DIR}/*"])
+    except Exception as err:  # offline, private, not a repo: tag without a selector
+        logger.warning("no selector loaded from %s (%s)", location, type(err).__name__)
+        return None
+    folder = Path(root) / SELECTOR_DIR
+    return folder if (folder / SELECTOR_CONFIG).exists() else None
 
 
 class BioNerModel:

@@ -1,0 +1,208 @@
+"""Publishing to the Hugging Face Hub: a self-contained model repository, and corpora.
+
+:func:`build_model_repo` writes the exact folder that gets uploaded:
+
+* the generator merged into full weights (a Hub user needs no base model and no PEFT),
+  its tokenizer, and ``hf_bioner_config.json``;
+* the selector, when the model has one (``selector/``);
+* the pipeline code: ``bioner_pipeline.py`` plus ``custom_pipelines`` in ``config.json``,
+  so ``pipeline("bio-ner", model=REPO, trust_remote_code=True)`` works in a fresh process
+  without importing hf_bioner first (the module imports it, and says to install it when it
+  is missing: the constrained decoding lives there);
+* ``README.md``, a model card rendered from ``model_cards/bioner_model.md`` with YAML
+  metadata and a ``model-index`` from a named benchmark result file.
+
+:func:`push_folder` uploads such a folder (or a corpus export) with ``huggingface_hub``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from hf_bioner.schema import BioNerInputError
+
+PIPELINE_MODULE = "bioner_pipeline"
+# model_cards/bioner_model.md, linked into the package so that an installed hf-bioner has it.
+TEMPLATE = Path(__file__).resolve().parent / "data" / "bioner_model.md"
+DATASET_IDS = {
+    "ncbi_disease": "ncbi/ncbi_disease",
+    "bc5cdr": "bigbio/bc5cdr",
+    "jnlpba": "jnlpba/jnlpba",
+    "cmeee": "Rosenberg/cmeee",
+    "genia": "bigbio/genia_term_corpus",
+}
+CORPUS_NAMES = {"ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR", "jnlpba": "JNLPBA",
+                "cmeee": "CMeEE", "genia": "GENIA"}  # fmt: skip
+
+PIPELINE_SHIM = '''"""The bio-ner pipeline of this model; the implementation is in the hf-bioner package."""
+
+try:
+    from hf_bioner.pipeline import BioNerPipeline as _BioNerPipeline
+except ImportError as err:
+    raise ImportError(
+        "this model's 'bio-ner' pipeline needs the hf-bioner package: pip install hf-bioner"
+    ) from err
+
+
+class BioNerPipeline(_BioNerPipeline):
+    """hf-bioner's BioNerPipeline, loaded through trust_remote_code."""
+'''
+
+
+def _template() -> str:
+    if not TEMPLATE.exists():
+        raise BioNerInputError(f"model card template not found at {TEMPLATE}")
+    return TEMPLATE.read_text(encoding="utf-8")
+
+
+def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
+               results_file: str | None, has_selector: bool) -> str:  # fmt: skip
+    """The README.md of a model repository: metadata + model-index + usage + scores."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    corpora = config["corpora"]
+    rows, eval_results = [], []
+    for corpus, scores in ((results or {}).get("corpora") or {}).items():
+        split = results["data"][corpus]["split"]
+        rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus), "split": split,
+                     "units": results["data"][corpus]["units"],
+                     **{k: f"{100 * scores[k]:.2f}" for k in ("precision", "recall", "f1")}})  # fmt: skip
+        for metric in ("precision", "recall", "f1"):
+            eval_results.append(
+                EvalResult(
+                    task_type="token-classification",
+                    task_name="Named entity recognition",
+                    dataset_type=DATASET_IDS.get(corpus, corpus),
+                    dataset_name=CORPUS_NAMES.get(corpus, corpus),
+                    dataset_split=split,
+                    metric_type=metric,
+                    metric_name=f"strict micro {metric}",
+                    metric_value=round(scores[metric], 4),
+                )
+            )
+    languages = sorted({spec["language"] for spec in config["entity_types"].values()})
+    data = ModelCardData(
+        language=languages,
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="token-classification",
+        tags=["biomedical", "named-entity-recognition", "hf-bioner", "nested-ner", "lora"],
+        datasets=[DATASET_IDS.get(c, c) for c in corpora],
+        base_model=summary.get("base_model_id") or config.get("base_model"),
+        model_name=repo_id.split("/")[-1],
+        eval_results=eval_results or None,
+    )
+    train_config = summary.get("config", {})
+    mix = ", ".join(f"{CORPUS_NAMES.get(c, c)} {m['taken']}"
+                    for c, m in summary.get("data_mix", {}).items())  # fmt: skip
+    type_rows = [{"corpus": CORPUS_NAMES.get(c, c), "language": spec["language"],
+                  "types": ", ".join(t["label"] for t in spec["types"])}
+                 for c, spec in config["entity_types"].items()]  # fmt: skip
+    card = ModelCard.from_template(
+        data,
+        template_str=_template(),
+        model_name=repo_id.split("/")[-1],
+        repo_id=repo_id,
+        has_selector=has_selector,
+        type_rows=type_rows,
+        base_model=config.get("base_model"),
+        adapter=config.get("adapter"),
+        lora_r=train_config.get("lora_r"),
+        lora_alpha=train_config.get("lora_alpha"),
+        scheme=config["scheme"],
+        mix=mix or "not recorded",
+        steps=summary.get("steps", "?"),
+        tokens=summary.get("train_tokens", "?"),
+        minutes=round(summary.get("seconds", 0) / 60),
+        machine=(summary.get("machine") or {}).get("cpu", "unknown machine"),
+        results_rows=rows,
+        results_file=results_file,
+        results_note=_results_note(results),
+    )
+    return str(card)
+
+
+def _results_note(results: dict | None) -> str:
+    if not results:
+        return ""
+    machine = results.get("machine", {})
+    return (f"measured {results.get('date', '?')[:10]} on {machine.get('cpu', '?')} "
+            f"with `{results.get('command', '?')}`")  # fmt: skip
+
+
+def check_card(text: str) -> dict:
+    """Parse the card's metadata as the Hub would; returns it (raises on invalid YAML)."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard(text, ignore_metadata_errors=False)
+    metadata = card.data.to_dict()
+    for key in ("language", "license", "pipeline_tag", "base_model"):
+        if not metadata.get(key):
+            raise BioNerInputError(f"model card metadata lacks {key!r}")
+    return metadata
+
+
+def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
+                     results_file: str | Path | None = None, dtype: str | None = "bfloat16",
+                     overwrite: bool = False) -> Path:  # fmt: skip
+    """Write the repository folder for a trained model (see the module docstring)."""
+    import torch
+
+    from hf_bioner.models import load_trained
+    from hf_bioner.selector import SELECTOR_DIR
+    from hf_bioner.training import MODEL_CONFIG_NAME
+
+    model_dir, out = Path(model_dir), Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise BioNerInputError(f"{out} exists and is not empty (use --overwrite)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, config = load_trained(model_dir, merge=True)
+    if dtype:
+        model = model.to(getattr(torch, dtype))
+    model.config.custom_pipelines = {
+        "bio-ner": {
+            "impl": f"{PIPELINE_MODULE}.BioNerPipeline",
+            "pt": ["AutoModelForCausalLM"],
+            "type": "text",
+        }
+    }
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / f"{PIPELINE_MODULE}.py").write_text(PIPELINE_SHIM, encoding="utf-8")
+    merged = {**config, "adapter": False, "merged_from": str(model_dir)}
+    (out / MODEL_CONFIG_NAME).write_text(json.dumps(merged, indent=2, ensure_ascii=False))
+    has_selector = (model_dir / SELECTOR_DIR).is_dir()
+    if has_selector:
+        shutil.copytree(model_dir / SELECTOR_DIR, out / SELECTOR_DIR)
+    summary_path = model_dir / "training_summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    if summary_path.exists():
+        shutil.copy(summary_path, out / summary_path.name)
+    results = json.loads(Path(results_file).read_text()) if results_file else None
+    if results is not None and "corpora" not in results:
+        # evaluate_model.py nests per-corpus scores under the main decoding.
+        results = {**results, "corpora": results["decodings"][results["main_decoding"]]["corpora"]}
+    card = model_card(config, summary, results, repo_id,
+                      results_file and Path(results_file).name, has_selector)  # fmt: skip
+    check_card(card)
+    (out / "README.md").write_text(card, encoding="utf-8")
+    return out
+
+
+def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
+                private: bool = False, token: str | None = None) -> str:  # fmt: skip
+    """Create the repository if needed and upload the folder; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                                 commit_message="Upload with hf-bioner push")  # fmt: skip
+    except Exception as err:  # network, auth and Hub errors all end here: say which
+        raise BioNerInputError(f"upload to {repo_id} failed: {type(err).__name__}: {err}") from None
+    return str(info)
