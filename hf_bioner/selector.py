@@ -251,16 +251,17 @@ class EntitySelector:
 
 
 def candidate_input(candidate: dict, type_sets: dict[str, TypeSet] | TypeSet) -> str:
-    """The selector's text for a candidate; its type looked up in the given type set(s)."""
-    if isinstance(type_sets, TypeSet):
-        entity_type = type_sets.get(candidate["type"])
-    else:
-        entity_type = next(
-            (s.get(candidate["type"]) for s in type_sets.values()
-             if candidate["type"] in s.labels and s.language == candidate["language"]),
-            None,
-        ) or next(s.get(candidate["type"]) for s in type_sets.values()
-                  if candidate["type"] in s.labels)  # fmt: skip
+    """The selector's text for a candidate; its type looked up in the given type set(s).
+
+    With several sets (a model's corpora), a set in the candidate's language is preferred:
+    BC5CDR's and NCBI-disease's ``Disease`` are the same type, CMeEE's labels are Chinese.
+    """
+    sets = [type_sets] if isinstance(type_sets, TypeSet) else list(type_sets.values())
+    having = [s for s in sets if candidate["type"] in s.labels]
+    if not having:
+        raise BioNerInputError(f"unknown entity type {candidate['type']!r} for the selector")
+    same_language = [s for s in having if s.language == candidate["language"]]
+    entity_type = (same_language or having)[0].get(candidate["type"])
     return selector_input(candidate["text"], candidate["start"], candidate["end"], entity_type,
                           candidate["language"])  # fmt: skip
 

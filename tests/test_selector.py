@@ -201,3 +201,10 @@ def test_batches_hold_every_candidate_once_and_keep_groups_whole():
         for i in batch:
             if rows[i]["group"] >= 0:
                 assert home.setdefault(rows[i]["group"], b) == b
+
+
+def test_an_encoder_from_pypi_can_be_the_backbone(tiny_selector_rows):
+    selector = EntitySelector(SelectorConfig(backbone="minilm-l6", lora_r=2, embedding_dim=8))
+    assert selector.config.pooling == "first"  # BERT-style: the [CLS] position
+    probabilities = selector.score(tiny_selector_rows[:6], TYPE_SETS)
+    assert len(probabilities) == 6 and all(0.0 < p < 1.0 for p in probabilities)
