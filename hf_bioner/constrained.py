@@ -165,7 +165,7 @@ class InlineAutomaton:
             yield ord("<"), State(state.pos, state.stack, b"<", state.fresh)
 
     def _can_open(self, state: State) -> bool:
-        return len(state.stack) < MAX_DEPTH and state.pos < len(self.text)
+        return bool(self.types) and len(state.stack) < MAX_DEPTH and state.pos < len(self.text)
 
     @staticmethod
     def _can_close(state: State) -> bool:

@@ -31,12 +31,18 @@ def generate(
     max_new_tokens: int | None = None,
     progress: bool = False,
     constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
+    copy_drafts: bool = False,
 ) -> list[str]:
     """Greedy completions of ``prompts`` (same order), batched by length.
 
     ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
-    sentence by construction (:mod:`hf_bioner.constrained`).
+    sentence by construction (:mod:`hf_bioner.constrained`). With ``copy_drafts`` those
+    answers are decoded one sentence at a time with copy-aware speculative decoding
+    (:mod:`hf_bioner.copy_decoding`) instead of in padded batches.
     """
+    if constraints is not None and copy_drafts:
+        return _generate_with_copy_drafts(model, tokenizer, prompts, constraints,
+                                          max_new_tokens, progress)  # fmt: skip
     import torch
     from tqdm.auto import tqdm
     from transformers import LogitsProcessorList
@@ -77,6 +83,22 @@ def generate(
                 outputs[i] = text
     finally:
         tokenizer.padding_side = padding_side
+    return outputs
+
+
+def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_tokens, progress):
+    from tqdm.auto import tqdm
+
+    from hf_bioner.copy_decoding import CopyDecoder
+
+    model.eval()
+    decoder = CopyDecoder(model, tokenizer, end_token_ids(model, tokenizer))
+    outputs = []
+    for prompt, (sentence, names) in tqdm(list(zip(prompts, constraints, strict=True)),
+                                          desc="generating", disable=not progress):  # fmt: skip
+        # The same budget as batched generation.
+        limit = max_new_tokens or int(len(tokenizer(prompt)["input_ids"]) * 1.5) + 16
+        outputs.append(decoder.generate(prompt, sentence, names, limit))
     return outputs
 
 
