@@ -1,7 +1,8 @@
 """Tagging speed of a trained model, three ways on the same sentences in one run.
 
 1. ``pipeline``: ``pipeline("bio-ner")`` as users call it (sentence split, constrained
-   generation for inline models, decoding);
+   generation for inline models, decoding); ``pipeline_copy_drafts``: the same with
+   copy-aware speculative decoding, one sentence at a time;
 2. ``naive``: plain greedy ``model.generate`` on the same prompts, one batch of the given
    size at a time, unconstrained, then decoding;
 3. ``limit``: one teacher-forced forward pass over prompt + gold answer per batch: what
@@ -44,6 +45,11 @@ def teacher_forced_seconds(model, tokenizer, rows: list[dict], batch_size: int) 
     return time.perf_counter() - started
 
 
+def as_predictions(found: list[list[dict]]) -> list[list[dict]]:
+    return [[{"start": e["start"], "end": e["end"], "type": e["entity_group"]} for e in ents]
+            for ents in found]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="an hf-bioner train output folder")
@@ -68,10 +74,11 @@ def main() -> None:
     started = time.perf_counter()
     found = tagger([r["text"] for r in records], corpus=args.corpus, batch_size=args.batch_size)
     pipeline_s = time.perf_counter() - started
-    pipeline_preds = [
-        [{"start": e["start"], "end": e["end"], "type": e["entity_group"]} for e in ents]
-        for ents in found
-    ]
+    pipeline_preds = as_predictions(found)
+    started = time.perf_counter()
+    found = tagger([r["text"] for r in records], corpus=args.corpus, copy_drafts=True)
+    drafts_s = time.perf_counter() - started
+    drafts_preds = as_predictions(found)
 
     started = time.perf_counter()
     naive_preds = predict_records(model, tokenizer, records, scheme, args.batch_size)["predictions"]
@@ -91,6 +98,7 @@ def main() -> None:
 
     settings = {
         "pipeline": row(pipeline_s, pipeline_preds),
+        "pipeline_copy_drafts": row(drafts_s, drafts_preds),
         "naive": row(naive_s, naive_preds),
         "limit": row(limit_s),
     }
@@ -115,6 +123,7 @@ def main() -> None:
             "settings": settings,
             "ratios": {
                 "pipeline_vs_naive": round(naive_s / pipeline_s, 2),
+                "copy_drafts_vs_naive": round(naive_s / drafts_s, 2),
                 "pipeline_vs_limit": round(limit_s / pipeline_s, 3),
             },
         },

@@ -199,6 +199,7 @@ class BioNerPipeline(Pipeline):
         progress: bool | None = None,
         use_selector: bool | None = None,
         threshold: float | None = None,
+        copy_drafts: bool | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -215,6 +216,7 @@ class BioNerPipeline(Pipeline):
             "constrained": self.scheme == "inline" if constrained is None else constrained,
             "max_new_tokens": max_new_tokens,
             "progress": bool(progress),
+            "copy_drafts": bool(copy_drafts),
         }
         if forward["constrained"] and self.scheme != "inline":
             raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
@@ -273,7 +275,7 @@ class BioNerPipeline(Pipeline):
         return {"text": text, "units": units}
 
     def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False):  # fmt: skip
+                 progress=False, copy_drafts=False):  # fmt: skip
         units = model_inputs["units"]
         constraints = None
         if constrained:
@@ -286,6 +288,7 @@ class BioNerPipeline(Pipeline):
             max_new_tokens=max_new_tokens,
             progress=progress,
             constraints=constraints,
+            copy_drafts=copy_drafts,
         )
         return {**model_inputs, "outputs": outputs}
 
