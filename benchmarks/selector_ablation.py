@@ -37,8 +37,10 @@ def prf(result: dict) -> dict:
     return {k: round(result[k], 4) for k in ("precision", "recall", "f1")}
 
 
-def classifier_figures(selector, candidates, type_sets) -> dict:
-    probabilities = selector.score(candidates, type_sets)
+def classifier_figures(selector, candidates, type_sets, probabilities=None) -> dict:
+    """AUC and accuracy (at the calibrated thresholds) of the selector on candidates."""
+    if probabilities is None:
+        probabilities = selector.score(candidates, type_sets)
     labels = [c["label"] for c in candidates]
     kept = [selector.keeps(c, p) for c, p in zip(candidates, probabilities, strict=True)]
     correct = sum(int(k) == y for k, y in zip(kept, labels, strict=True))
@@ -98,7 +100,9 @@ def main() -> None:
                 "with": with_selector["n_pred"] - with_selector["tp"],
             },  # fmt: skip
             "oracle_threshold": {k: round(v, 4) for k, v in oracle.items()},
-            "predicted_entities": classifier_figures(selector, candidates, type_sets),
+            "predicted_entities": classifier_figures(
+                selector, candidates, type_sets, probabilities
+            ),  # fmt: skip
         }
         pooled["without"][0].extend(predictions)
         pooled["without"][1].extend(gold)

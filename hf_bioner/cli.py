@@ -203,7 +203,7 @@ def cmd_push(args: argparse.Namespace) -> None:
 
     folder = args.local_dir or tempfile.mkdtemp(prefix="hf-bioner-push-")
     build_model_repo(args.model, folder, args.repo_id, args.results, args.dtype,
-                     overwrite=args.overwrite)  # fmt: skip
+                     overwrite=args.overwrite, ablation_file=args.selector_results)  # fmt: skip
     print(f"repository folder: {folder}")
     if not args.local_dir:
         print(push_folder(folder, args.repo_id, "model", args.private))
@@ -509,6 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--repo-id", required=True, help="ORG/NAME of the model repository")
     push.add_argument("--local-dir", help="only write the folder here (no upload)")
     push.add_argument("--results", help="a benchmarks/results/eval_*.json for the model-index")
+    push.add_argument("--selector-results", dest="selector_results",
+                      help="a benchmarks/results/selector_ablation_*.json for the card")  # fmt: skip
     push.add_argument("--dtype", default="bfloat16", help="weights dtype (default bfloat16)")
     push.add_argument("--private", action="store_true")
     push.add_argument("--overwrite", action="store_true")

@@ -58,8 +58,13 @@ def _template() -> str:
 
 
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
-               results_file: str | None, has_selector: bool) -> str:  # fmt: skip
-    """The README.md of a model repository: metadata + model-index + usage + scores."""
+               results_file: str | None, has_selector: bool,
+               ablation: dict | None = None, ablation_file: str | None = None) -> str:  # fmt: skip
+    """The README.md of a model repository: metadata + model-index + usage + scores.
+
+    ``results``: an ``evaluate_model.py`` result (the model-index); ``ablation``: a
+    ``selector_ablation.py`` result on the same predictions (an extra column).
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     corpora = config["corpora"]
@@ -69,6 +74,8 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus), "split": split,
                      "units": results["data"][corpus]["units"],
                      **{k: f"{100 * scores[k]:.2f}" for k in ("precision", "recall", "f1")}})  # fmt: skip
+        selected = ((ablation or {}).get("corpora") or {}).get(corpus, {}).get("with")
+        rows[-1]["with_selector"] = f"{100 * selected['f1']:.2f}" if selected else "–"
         for metric in ("precision", "recall", "f1"):
             eval_results.append(
                 EvalResult(
@@ -120,6 +127,12 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         results_rows=rows,
         results_file=results_file,
         results_note=_results_note(results),
+        selector_note=(
+            f"The selector column re-scores the same generated entities with the selector "
+            f"(`{ablation_file}`)."
+            if ablation
+            else ""
+        ),
     )
     return str(card)
 
@@ -146,7 +159,8 @@ def check_card(text: str) -> dict:
 
 def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
                      results_file: str | Path | None = None, dtype: str | None = "bfloat16",
-                     overwrite: bool = False) -> Path:  # fmt: skip
+                     overwrite: bool = False,
+                     ablation_file: str | Path | None = None) -> Path:  # fmt: skip
     """Write the repository folder for a trained model (see the module docstring)."""
     import torch
 
@@ -186,8 +200,10 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     if results is not None and "corpora" not in results:
         # evaluate_model.py nests per-corpus scores under the main decoding.
         results = {**results, "corpora": results["decodings"][results["main_decoding"]]["corpora"]}
+    ablation = json.loads(Path(ablation_file).read_text()) if ablation_file else None
     card = model_card(config, summary, results, repo_id,
-                      results_file and Path(results_file).name, has_selector)  # fmt: skip
+                      results_file and Path(results_file).name, has_selector,
+                      ablation, ablation_file and Path(ablation_file).name)  # fmt: skip
     check_card(card)
     (out / "README.md").write_text(card, encoding="utf-8")
     return out

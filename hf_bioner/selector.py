@@ -407,7 +407,12 @@ def best_threshold(probabilities: Sequence[float], labels: Sequence[int], n_gold
     def f1(tp_, kept_):
         return 2 * tp_ / (kept_ + n_gold) if kept_ + n_gold else 0.0
 
-    best = {"threshold": 0.0, "f1": f1(tp, kept), "f1_without": f1(tp, kept)}
+    def precision_recall(tp_, kept_):
+        return {"precision": tp_ / kept_ if kept_ else 0.0,
+                "recall": tp_ / n_gold if n_gold else 0.0}  # fmt: skip
+
+    best = {"threshold": 0.0, "f1": f1(tp, kept), "f1_without": f1(tp, kept),
+            **precision_recall(tp, kept)}  # fmt: skip
     # Walk the threshold up through the scores: each step drops the lowest-scored prediction.
     for index in range(len(pairs) - 1, -1, -1):
         probability, label = pairs[index]
@@ -416,7 +421,7 @@ def best_threshold(probabilities: Sequence[float], labels: Sequence[int], n_gold
             continue  # predictions with equal scores go together
         threshold = pairs[index - 1][0] if index > 0 else 1.0 + 1e-9
         if f1(tp, kept) > best["f1"] + 1e-12:
-            best.update(threshold=threshold, f1=f1(tp, kept))
+            best.update(threshold=threshold, f1=f1(tp, kept), **precision_recall(tp, kept))
     return best
 
 
