@@ -7,7 +7,9 @@ of sentences per corpus as the generator's capped mix), then scored with the sam
 metric on the same evaluation units as ``evaluate_model.py`` (``common.eval_units``).
 
 BIO tags cannot express nesting: for CMeEE the training targets keep the outermost
-entities (longest first), and the scores are against the full nested gold.
+entities (longest first), and the scores are against the full nested gold. MiniLM's
+vocabulary is English (uncased BERT): most Chinese characters become ``[UNK]``, so its
+CMeEE score says the encoder cannot read the text, not that token classification fails.
 
     python benchmarks/baseline_token_classifier.py --name minilm --limit 200 --data-dir ../shared/corpora
 """

@@ -221,6 +221,11 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
 
     api = HfApi(token=token)
     try:
+        card = Path(folder) / "README.md"
+        if repo_type == "model" and card.exists():
+            from huggingface_hub import ModelCard
+
+            ModelCard.load(card).validate()  # the Hub's own check of the metadata
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
                                  commit_message="Upload with hf-bioner push")  # fmt: skip

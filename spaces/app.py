@@ -208,12 +208,12 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
                                  label="All entities (nested included)", elem_id="table")  # fmt: skip
         with gr.Tab("File"):
             upload = gr.File(label=".txt (one document per line), .jsonl or PubTator",
-                             file_types=[".txt", ".jsonl", ".pubtator"])  # fmt: skip
+                             file_types=[".txt", ".jsonl", ".pubtator"], elem_id="upload")  # fmt: skip
             fmt = gr.Radio(["JSON Lines", "PubTator"], value="JSON Lines", label="Output format")
             file_threshold = gr.Slider(0, 1, value=0.0, step=0.01, label="Minimum selector score")
-            file_button = gr.Button("Tag file", variant="primary")
-            file_note = gr.Markdown()
-            download = gr.File(label="Result")
+            file_button = gr.Button("Tag file", variant="primary", elem_id="file-button")
+            file_note = gr.Markdown(elem_id="file-note")
+            download = gr.File(label="Result", elem_id="download")
 
         outputs = [highlighted, nested, table, note]
         button.click(tag_text, [text, threshold, types, state], [*outputs, state])

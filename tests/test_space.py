@@ -7,12 +7,14 @@ sees: the nested highlights and the entity table. Screenshots go to the test's t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -100,5 +102,20 @@ def test_space_tags_english_and_chinese_in_a_browser(app_url, tmp_path):
             for entity_type, word, start, end, _score in (r[:5] for r in table):
                 assert sentence[int(start) : int(end)] == word and entity_type
             assert any(sentence[int(r[2]) : int(r[3])] == r[1] for r in table)
+        # A file of documents, tagged for download as JSON Lines.
+        upload = tmp_path / "notes.txt"
+        upload.write_text(ENGLISH + "\n\n" + CHINESE + "\n", encoding="utf-8")
+        page.get_by_role("tab", name="File").click()
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        page.click("#file-button")
+        page.wait_for_selector("#file-note:has-text('2 documents tagged')", timeout=300_000)
+        page.screenshot(path=str(tmp_path / "file.png"), full_page=True)
+        with page.expect_download() as download:
+            page.locator("#download a").first.click()
+        lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines]
+        assert [r["text"] for r in rows] == [ENGLISH, CHINESE]
+        for row in rows:
+            assert all(row["text"][e["start"] : e["end"]] == e["word"] for e in row["entities"])
         browser.close()
     assert (tmp_path / "english.png").stat().st_size > 10_000
