@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hf_bioner.pipeline import text_problem
 from hf_bioner.schema import BioNerInputError
-from hf_bioner.writers import Writer, brat_name
+from hf_bioner.writers import Writer
 
 TEXT_SUFFIXES = (".txt", ".jsonl", ".pubtator", ".tsv")
 
@@ -136,8 +136,7 @@ def tag_stream(
         for index, row in enumerate(documents):
             if index % world != rank:
                 continue
-            key = brat_name(row["id"]) if writer.__class__.__name__ == "BratWriter" else row["id"]
-            if key in skip_ids:
+            if writer.key(row["id"]) in skip_ids:
                 counts["skipped"] += 1
                 continue
             yield row

@@ -290,7 +290,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
     from hf_bioner.batch_tagging import tag_stream
     from hf_bioner.models import load_trained
     from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
-    from hf_bioner.writers import JsonlWriter, open_writer, written_ids
+    from hf_bioner.writers import JsonlWriter, TableWriter, open_writer, written_ids
 
     if args.num_proc and args.num_proc > 1:
         _tag_in_processes(args, sys.argv[1:] if args.argv is None else args.argv)
@@ -328,23 +328,6 @@ def cmd_tag(args: argparse.Namespace) -> None:
         done = f"{counts['tagged'] + counts['errors']} documents -> {args.output}"
         skipped = f" ({counts['skipped']} already there)" if counts["skipped"] else ""
         print(done + skipped, file=sys.stderr)
-
-
-class TableWriter:
-    """Prints one line per entity: id, start, end, type, text (and score with a selector)."""
-
-    def write(self, row: dict) -> None:
-        if row["entities"] is None:
-            print(f"hf-bioner: warning: document {row['id']}: {row['error']}", file=sys.stderr)
-        for e in row["entities"] or []:
-            score = "" if e["score"] is None else f"\t{e['score']:.3f}"
-            print(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t{e['word']}{score}")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        sys.stdout.flush()
 
 
 # ----------------------------------------------------------------------------- parser

@@ -53,10 +53,12 @@ class CopyDecoder:
 
     def _draft(self, machine: InlineAutomaton, states: frozenset[State]) -> list[int]:
         """The next tokens of a plain copy of the sentence from where the answer stands."""
-        positions = {s.pos for s in states if not s.partial}
-        if len(positions) != 1 or len(states) != 1:
-            return []
-        rest = machine.text[positions.pop() :].decode("utf-8", errors="ignore")
+        if len(states) != 1:
+            return []  # several readings (or none): no single copy to draft
+        (state,) = states
+        if state.partial:
+            return []  # inside a tag
+        rest = machine.text[state.pos :].decode("utf-8", errors="ignore")
         if not rest:
             return []
         ids = self.tokenizer(rest[: 8 * self.draft_length], add_special_tokens=False)["input_ids"]

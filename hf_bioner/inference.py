@@ -23,6 +23,12 @@ def end_token_ids(model, tokenizer) -> list[int]:
     return sorted({*ids, tokenizer.eos_token_id} - {None})
 
 
+def answer_budget(prompt_tokens: int) -> int:
+    """New tokens allowed for an answer: a tagged copy is the sentence plus tags, and the
+    prompt holds the sentence, so 1.5x the prompt is ample."""
+    return int(prompt_tokens * 1.5) + 16
+
+
 def generate(
     model,
     tokenizer,
@@ -61,8 +67,7 @@ def generate(
             ids = order[start : start + batch_size]
             batch = tokenizer([prompts[i] for i in ids], return_tensors="pt", padding=True)
             batch = batch.to(model.device)
-            # A tagged copy is the sentence plus tags: about twice the prompt's sentence.
-            limit = max_new_tokens or int(batch["input_ids"].shape[1] * 1.5) + 16
+            limit = max_new_tokens or answer_budget(batch["input_ids"].shape[1])
             processors = LogitsProcessorList()
             if constraints is not None:
                 texts, names = zip(*(constraints[i] for i in ids), strict=True)
@@ -96,8 +101,7 @@ def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_t
     outputs = []
     for prompt, (sentence, names) in tqdm(list(zip(prompts, constraints, strict=True)),
                                           desc="generating", disable=not progress):  # fmt: skip
-        # The same budget as batched generation.
-        limit = max_new_tokens or int(len(tokenizer(prompt)["input_ids"]) * 1.5) + 16
+        limit = max_new_tokens or answer_budget(len(tokenizer(prompt)["input_ids"]))
         outputs.append(decoder.generate(prompt, sentence, names, limit))
     return outputs
 

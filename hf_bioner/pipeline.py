@@ -294,15 +294,16 @@ class BioNerPipeline(Pipeline):
 
     def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None):
         """Entities of one text, scored and filtered by the selector when it is used."""
-        entities = self._decode(model_outputs, types)
-        if use_selector:
-            self._select([model_outputs], [entities], threshold)
-        return entities
+        return self._entities([self._decode(model_outputs, types)], use_selector, threshold)[0]
 
-    def _decode(self, model_outputs, types=None) -> list[dict]:
+    def _decode(self, model_outputs, types=None) -> list[tuple[dict, dict]]:
+        """(entity, the unit it was found in) pairs of one text, sorted by start, longer first.
+
+        The unit is the sentence the selector reads the entity in.
+        """
         text = model_outputs["text"]
         wanted = set(types) if types is not None and not isinstance(types, Mapping) else None
-        found: dict[tuple[int, int, str], dict] = {}
+        found: dict[tuple[int, int, str], tuple[dict, dict]] = {}
         for unit, output in zip(model_outputs["units"], model_outputs["outputs"], strict=True):
             names = unit["type_set"].display_names()
             entities, _problems = decode(output, unit["sentence"], self.scheme, type_names=names)
@@ -310,14 +311,49 @@ class BioNerPipeline(Pipeline):
                 if wanted is not None and e["type"] not in wanted:
                     continue
                 start, end = unit["offset"] + e["start"], unit["offset"] + e["end"]
-                found[start, end, e["type"]] = {
+                entity = {
                     "entity_group": e["type"],
                     "start": start,
                     "end": end,
                     "word": text[start:end],
                     "score": None,
                 }
-        return sorted(found.values(), key=lambda e: (e["start"], -e["end"], e["entity_group"]))
+                found[start, end, e["type"]] = (entity, unit)
+        return [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
+
+    def _entities(self, decoded: list[list[tuple[dict, dict]]], use_selector: bool,
+                  threshold: float | None) -> list[list[dict]]:  # fmt: skip
+        """The entities of each text; with the selector, scored in one batch and filtered."""
+        if use_selector:
+            kept = iter(self._select([pair for pairs in decoded for pair in pairs], threshold))
+            decoded = [[pair for pair in pairs if next(kept)] for pairs in decoded]
+        return [[entity for entity, _unit in pairs] for pairs in decoded]
+
+    def _select(self, pairs: list[tuple[dict, dict]], threshold: float | None) -> list[bool]:
+        """Give every entity its selector probability; whether each one is kept."""
+        if not pairs:
+            return []
+        candidates = [
+            {
+                "text": unit["sentence"],
+                "start": entity["start"] - unit["offset"],
+                "end": entity["end"] - unit["offset"],
+                "type": entity["entity_group"],
+                "language": unit["type_set"].language,
+            }
+            for entity, unit in pairs
+        ]
+        probabilities = self.selector.score(candidates, [unit["type_set"] for _, unit in pairs])
+        kept = []
+        for (entity, _unit), candidate, probability in zip(pairs, candidates, probabilities,
+                                                           strict=True):  # fmt: skip
+            entity["score"] = round(probability, 4)
+            kept.append(
+                probability >= threshold
+                if threshold is not None
+                else self.selector.keeps(candidate, probability)
+            )
+        return kept
 
     # ------------------------------------------------------------------ calling
 
@@ -338,48 +374,17 @@ class BioNerPipeline(Pipeline):
         # One generation call for every sentence of every text: batches fill up.
         units = [u for p in prepared if p for u in p["units"]]
         outputs = self._forward({"units": units}, **forward_params)["outputs"] if units else []
-        results, position = [], 0
-        for p in prepared:
-            if p is None:
-                results.append(None)
-                continue
+        decoded, position = [], 0
+        for p in (p for p in prepared if p is not None):
             n = len(p["units"])
             p["outputs"] = outputs[position : position + n]
             position += n
-            results.append(self._decode(p, postprocess_params["types"]))
-        if postprocess_params["use_selector"]:
-            # One scoring batch for the entities of every text.
-            tagged = [(p, r) for p, r in zip(prepared, results, strict=True) if p is not None]
-            if tagged:
-                self._select(*zip(*tagged, strict=True), postprocess_params["threshold"])
+            decoded.append(self._decode(p, postprocess_params["types"]))
+        # One selector batch for the entities of every text.
+        found = iter(self._entities(decoded, postprocess_params["use_selector"],
+                                    postprocess_params["threshold"]))  # fmt: skip
+        results = [None if p is None else next(found) for p in prepared]
         return results[0] if single else results
-
-    def _select(self, prepared: Sequence[dict], results: Sequence[list[dict]],
-                threshold: float | None) -> None:  # fmt: skip
-        """Give every entity its selector probability; drop those under the threshold."""
-        candidates, where = [], []
-        for p, entities in zip(prepared, results, strict=True):
-            for e in entities:
-                unit = next(u for u in p["units"]
-                            if u["offset"] <= e["start"] and e["end"] <= u["offset"] + len(u["sentence"])
-                            and e["entity_group"] in u["type_set"].labels)  # fmt: skip
-                candidates.append({"text": unit["sentence"], "start": e["start"] - unit["offset"],
-                                   "end": e["end"] - unit["offset"], "type": e["entity_group"],
-                                   "language": unit["type_set"].language,
-                                   "type_set": unit["type_set"]})  # fmt: skip
-                where.append(e)
-        if not candidates:
-            return
-        probabilities = self.selector.score(candidates, [c.pop("type_set") for c in candidates])
-        for entity, candidate, probability in zip(where, candidates, probabilities, strict=True):
-            entity["score"] = round(probability, 4)
-            entity["_keep"] = (
-                probability >= threshold
-                if threshold is not None
-                else self.selector.keeps(candidate, probability)
-            )
-        for entities in results:
-            entities[:] = [e for e in entities if e.pop("_keep", True)]
 
 
 def register() -> None:

@@ -137,11 +137,11 @@ class EntitySelector:
     def autocast(self):
         import torch
 
-        from hf_bioner.training import _cpu_has_bf16
+        from hf_bioner.training import bf16_is_fast
 
         bf16 = self.config.bf16
         if bf16 is None:
-            bf16 = torch.cuda.is_bf16_supported() if self.device.type == "cuda" else _cpu_has_bf16()
+            bf16 = bf16_is_fast(self.device.type == "cuda")
         if not bf16:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)

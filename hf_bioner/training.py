@@ -188,12 +188,18 @@ def _cpu_has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def device_defaults(config: TrainConfig) -> dict:
-    """bf16 / padding-free / gradient checkpointing for this machine, unless set."""
+def bf16_is_fast(cuda: bool) -> bool:
+    """Whether bf16 autocast speeds this device up (GPUs that support it; CPUs with units)."""
     import torch
 
+    return torch.cuda.is_bf16_supported() if cuda else _cpu_has_bf16()
+
+
+def device_defaults(config: TrainConfig) -> dict:
+    """bf16 / padding-free / gradient checkpointing for this machine, unless set."""
+
     cuda = _cuda()
-    bf16 = torch.cuda.is_bf16_supported() if cuda else _cpu_has_bf16()
+    bf16 = bf16_is_fast(cuda)
     return {
         "use_cpu": not cuda,
         "bf16": bf16 if config.bf16 is None else config.bf16,

@@ -42,6 +42,11 @@ class Writer:
         self._write(row)
         self.count += 1
 
+    @staticmethod
+    def key(doc_id: str) -> str:
+        """How a document id appears in this output (what :func:`written_ids` returns)."""
+        return str(doc_id)
+
     def _write(self, row: dict) -> None:
         raise NotImplementedError
 
@@ -75,6 +80,25 @@ class _LineWriter(Writer):
 class JsonlWriter(_LineWriter):
     def _write(self, row: dict) -> None:
         self.file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.file.flush()
+
+
+class TableWriter(_LineWriter):
+    """Standard output, one line per entity: id, start, end, type, text (and its score).
+
+    A document that could not be tagged gets a warning on standard error instead.
+    """
+
+    def __init__(self):
+        super().__init__("-")
+
+    def _write(self, row: dict) -> None:
+        if row["entities"] is None:
+            print(f"hf-bioner: warning: document {row['id']}: {row['error']}", file=sys.stderr)
+        for e in row["entities"] or []:
+            score = "" if e["score"] is None else f"\t{e['score']:.3f}"
+            self.file.write(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t"
+                            f"{e['word']}{score}\n")  # fmt: skip
         self.file.flush()
 
 
@@ -173,8 +197,12 @@ class BratWriter(Writer):
         super().__init__(path, append)
         self.path.mkdir(parents=True, exist_ok=True)
 
+    @staticmethod
+    def key(doc_id: str) -> str:
+        return brat_name(doc_id)
+
     def _write(self, row: dict) -> None:
-        name = brat_name(row["id"])
+        name = self.key(row["id"])
         lines = []
         for n, e in enumerate(row["entities"] or [], 1):
             word = e["word"].replace("\n", " ")
@@ -205,21 +233,29 @@ def open_writer(path: str | Path, fmt: str, append: bool = False) -> Writer:
 
 
 def written_ids(path: str | Path, fmt: str) -> set[str]:
-    """Ids of the documents an existing output already holds (for resuming)."""
+    """Ids of the documents an existing output holds whole (for resuming).
+
+    A document an interrupted run left half written is not counted (its writer trims it
+    when appending), so it is tagged again.
+    """
     path = Path(path)
     if not path.exists():
         return set()
     if fmt == "brat":
         return {p.stem for p in path.glob("*.ann")}
-    ids = set()
-    trim_partial(path, "\n\n" if fmt == "pubtator" else "\n")
+    ids, title = set(), None
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
+            if not line.endswith("\n"):
+                break  # the cut-off end of the file
             if fmt == "jsonl":
                 try:
                     ids.add(str(json.loads(line)["id"]))
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a line cut by an interrupted run: tagged again
+                    continue  # not a row of ours: its document is tagged again
             elif "|t|" in line:
-                ids.add(line.split("|t|", 1)[0])
+                title = line.split("|t|", 1)[0]
+            elif line == "\n" and title is not None:
+                ids.add(title)  # the blank line closes the document
+                title = None
     return ids
