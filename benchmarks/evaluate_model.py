@@ -36,6 +36,11 @@ def evaluate_corpus(
         "errors": scores["errors"],
         "units_with_decode_problems": sum(1 for p in out["problems"] if p),
         "sentences_per_second": round(len(records) / out["seconds"], 2),
+        "generated_tokens_per_sentence": round(
+            sum(len(tokenizer(o, add_special_tokens=False).input_ids) for o in out["outputs"])
+            / max(len(records), 1),
+            1,
+        ),
         "examples": [
             {"text": r["text"], "output": o}
             for r, o in list(zip(records, out["outputs"], strict=True))[:3]
@@ -86,8 +91,9 @@ def main() -> None:
                 saved += [{**r, "predicted": p} for r, p in zip(records, preds, strict=True)]
             all_preds += preds
             all_gold += [r["entities"] for r in records]
-            print(decoding, name, {k: result[k] for k in ("precision", "recall", "f1",
-                                                          "sentences_per_second")})  # fmt: skip
+            shown = ("precision", "recall", "f1", "sentences_per_second",
+                     "generated_tokens_per_sentence")  # fmt: skip
+            print(decoding, name, {k: result[k] for k in shown})
         pooled = score(all_preds, all_gold)
         results[decoding] = {
             "precision": pooled["precision"],
@@ -103,6 +109,7 @@ def main() -> None:
         {
             "model": args.model,
             "base_model": config["base_model"],
+            "trained_on": config["corpora"],
             "scheme": config["scheme"],
             "data": sizes,
             "what": "strict micro P/R/F1 pooled over all evaluated units; per corpus inside",

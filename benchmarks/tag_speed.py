@@ -1,15 +1,18 @@
 """Tagging speed of a trained model, three ways on the same sentences in one run.
 
 1. ``pipeline``: ``pipeline("bio-ner")`` as users call it (sentence split, constrained
-   generation for inline models, decoding); ``pipeline_copy_drafts``: the same with
-   copy-aware speculative decoding, one sentence at a time;
+   generation scoring only the allowed tokens, decoding, the selector when the model has
+   one); ``pipeline_no_selector``: the same without the selector; then, also without the
+   selector, the other constrained decoders: ``pipeline_logits_processor`` (``model.generate``
+   with the constraint as a logits processor, full vocabulary every step) and, with
+   ``--copy-drafts``, ``pipeline_copy_drafts`` (speculative, one sentence at a time);
 2. ``naive``: plain greedy ``model.generate`` on the same prompts, one batch of the given
    size at a time, unconstrained, then decoding;
 3. ``limit``: one teacher-forced forward pass over prompt + gold answer per batch: what
    reading the answer costs, the floor for any decoder that must emit it.
 
-Reports sentences/s and answer tokens/s for each, the ratios pipeline/naive and
-pipeline/limit, and strict F1 of the two decoders, saved as ``tag_speed_<name>.json``.
+Reports sentences/s and answer tokens/s for each, their ratios to naive and to the limit,
+and strict F1 of every decoder, saved as ``tag_speed_<name>.json``.
 
     python benchmarks/tag_speed.py runs/model --name gemma-joint --corpus ncbi_disease --limit 200 --data-dir ../shared/corpora
 """
@@ -59,9 +62,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--data-dir")
+    parser.add_argument("--dtype", help="load the model in this torch dtype (e.g. bfloat16)")
+    parser.add_argument("--copy-drafts", action="store_true",
+                        help="also time copy-aware speculative decoding (slow on a CPU)")  # fmt: skip
     args = parser.parse_args()
 
-    model, tokenizer, config = load_trained(args.model, merge=True)
+    model, tokenizer, config = load_trained(args.model, merge=True, dtype=args.dtype)
     scheme, types = config["scheme"], type_set(args.corpus)
     records = load_records(args.corpus, args.split, args.data_dir)
     records = random.Random(0).sample(records, min(args.limit, len(records)))
@@ -70,15 +76,26 @@ def main() -> None:
     answer_tokens = sum(len(tokenizer(r["completion"])["input_ids"]) for r in rows)
 
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
-    # Each record is one sentence: tag it with its own corpus's types, as in evaluation.
-    started = time.perf_counter()
-    found = tagger([r["text"] for r in records], corpus=args.corpus, batch_size=args.batch_size)
-    pipeline_s = time.perf_counter() - started
-    pipeline_preds = as_predictions(found)
-    started = time.perf_counter()
-    found = tagger([r["text"] for r in records], corpus=args.corpus, copy_drafts=True)
-    drafts_s = time.perf_counter() - started
-    drafts_preds = as_predictions(found)
+    pipeline_settings = {
+        "pipeline": {},
+        "pipeline_no_selector": {"use_selector": False},
+        "pipeline_logits_processor": {"use_selector": False, "decoder": "logits-processor"},
+    }
+    if args.copy_drafts:
+        pipeline_settings["pipeline_copy_drafts"] = {
+            "use_selector": False,
+            "decoder": "copy-drafts",
+        }
+    timed = {}
+    for name, options in pipeline_settings.items():
+        if name == "pipeline" and tagger.selector is None:
+            continue
+        # Each record is one sentence: tag it with its own corpus's types, as in evaluation.
+        started = time.perf_counter()
+        found = tagger([r["text"] for r in records], corpus=args.corpus,
+                       batch_size=args.batch_size, **options)  # fmt: skip
+        timed[name] = (time.perf_counter() - started, as_predictions(found))
+        print(name, round(timed[name][0], 1), "s")
 
     started = time.perf_counter()
     naive_preds = predict_records(model, tokenizer, records, scheme, args.batch_size)["predictions"]
@@ -96,12 +113,10 @@ def main() -> None:
             result.update(precision=s["precision"], recall=s["recall"], f1=s["f1"])
         return result
 
-    settings = {
-        "pipeline": row(pipeline_s, pipeline_preds),
-        "pipeline_copy_drafts": row(drafts_s, drafts_preds),
-        "naive": row(naive_s, naive_preds),
-        "limit": row(limit_s),
-    }
+    settings = {name: row(seconds, preds) for name, (seconds, preds) in timed.items()}
+    settings["naive"] = row(naive_s, naive_preds)
+    settings["limit"] = row(limit_s)
+    main = next(iter(timed))
     for name, values in settings.items():
         print(name, values)
     save_result(
@@ -109,6 +124,7 @@ def main() -> None:
         {
             "model": args.model,
             "base_model": config["base_model"],
+            "dtype": str(model.dtype).removeprefix("torch."),
             "scheme": scheme,
             "data": {
                 "corpus": args.corpus,
@@ -117,15 +133,19 @@ def main() -> None:
                 "gold_answer_tokens": answer_tokens,
                 "batch_size": args.batch_size,
             },  # fmt: skip
-            "precision": settings["pipeline"]["precision"],
-            "recall": settings["pipeline"]["recall"],
-            "f1": settings["pipeline"]["f1"],
+            "main_setting": main,
+            "precision": settings[main]["precision"],
+            "recall": settings[main]["recall"],
+            "f1": settings[main]["f1"],
             "settings": settings,
             "ratios": {
-                "pipeline_vs_naive": round(naive_s / pipeline_s, 2),
-                "copy_drafts_vs_naive": round(naive_s / drafts_s, 2),
-                "pipeline_vs_limit": round(limit_s / pipeline_s, 3),
-            },
+                f"{name}_vs_{base}": round(
+                    settings[name]["sentences_per_second"] / settings[base]["sentences_per_second"],
+                    3,
+                )
+                for name in timed
+                for base in ("naive", "limit")
+            },  # fmt: skip
         },
     )
 

@@ -2,8 +2,9 @@
 
 This is the plain path used to score a model during and after training: prompts sorted by
 length (so a batch pads little), left padding (so every row continues from its last prompt
-token), greedy decoding, then :func:`hf_bioner.tagging.decode`. The user-facing pipeline adds
-constrained and copy-aware decoding on top (see the pipeline issue).
+token), greedy decoding, then :func:`hf_bioner.tagging.decode`. Inline answers can be
+constrained to valid ones (:mod:`hf_bioner.constrained`), and are then decoded by scoring only
+the allowed tokens (:mod:`hf_bioner.allowed_decoding`), as the pipeline does.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def answer_budget(prompt_tokens: int) -> int:
     return int(prompt_tokens * 1.5) + 16
 
 
+DECODERS = ("allowed-tokens", "logits-processor", "copy-drafts")
+
+
 def generate(
     model,
     tokenizer,
@@ -37,58 +41,83 @@ def generate(
     max_new_tokens: int | None = None,
     progress: bool = False,
     constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
-    copy_drafts: bool = False,
+    decoder: str = "allowed-tokens",
 ) -> list[str]:
     """Greedy completions of ``prompts`` (same order), batched by length.
 
     ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
-    sentence by construction (:mod:`hf_bioner.constrained`). With ``copy_drafts`` those
-    answers are decoded one sentence at a time with copy-aware speculative decoding
-    (:mod:`hf_bioner.copy_decoding`) instead of in padded batches.
+    sentence by construction (:mod:`hf_bioner.constrained`), decoded by ``decoder``:
+    ``allowed-tokens`` scores only the allowed tokens in a loop of our own
+    (:mod:`hf_bioner.allowed_decoding`; the fastest, and the default);
+    ``logits-processor`` runs ``model.generate`` with a logits processor (the fallback for
+    models whose head cannot be sliced); ``copy-drafts`` decodes one sentence at a time with
+    copy-aware speculative decoding (:mod:`hf_bioner.copy_decoding`). All three give the same
+    answers.
     """
-    if constraints is not None and copy_drafts:
+    if decoder not in DECODERS:
+        raise BioNerInputError(f"unknown decoder {decoder!r}; valid: {', '.join(DECODERS)}")
+    if constraints is not None and decoder == "copy-drafts":
         return _generate_with_copy_drafts(model, tokenizer, prompts, constraints,
                                           max_new_tokens, progress)  # fmt: skip
-    import torch
     from tqdm.auto import tqdm
+
+    from hf_bioner.allowed_decoding import AllowedTokenDecoder, supports_allowed_decoding
+
+    if constraints is None:
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    else:  # rows of one type set together, so a batch shares its prompt's beginning
+        order = sorted(range(len(prompts)),
+                       key=lambda i: (tuple(constraints[i][1]), len(prompts[i])))  # fmt: skip
+    outputs: list[str] = [""] * len(prompts)
+    eos_ids = end_token_ids(model, tokenizer)
+    fast = None
+    if constraints is not None and decoder == "allowed-tokens" and supports_allowed_decoding(model):
+        fast = AllowedTokenDecoder(model, tokenizer, eos_ids)
+    model.eval()
+    for start in tqdm(range(0, len(order), batch_size), desc="generating", disable=not progress):
+        ids = order[start : start + batch_size]
+        batch_prompts = [prompts[i] for i in ids]
+        if fast is not None:
+            width = max(len(tokenizer(p)["input_ids"]) for p in batch_prompts)
+            limit = max_new_tokens or answer_budget(width)
+            texts = fast.generate(batch_prompts, [constraints[i] for i in ids], limit)
+        else:
+            batch_constraints = None if constraints is None else [constraints[i] for i in ids]
+            texts = _generate_batch(model, tokenizer, batch_prompts, batch_constraints,
+                                    eos_ids, max_new_tokens)  # fmt: skip
+        for i, text in zip(ids, texts, strict=True):
+            outputs[i] = text
+    return outputs
+
+
+def _generate_batch(model, tokenizer, prompts, constraints, eos_ids, max_new_tokens) -> list[str]:
+    """One left-padded batch through ``model.generate`` (with the logits processor when
+    constrained)."""
+    import torch
     from transformers import LogitsProcessorList
 
     from hf_bioner.constrained import InlineConstraint
 
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    outputs: list[str] = [""] * len(prompts)
-    eos_ids = end_token_ids(model, tokenizer)
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
-    model.eval()
     try:
-        batches = range(0, len(order), batch_size)
-        for start in tqdm(batches, desc="generating", disable=not progress):
-            ids = order[start : start + batch_size]
-            batch = tokenizer([prompts[i] for i in ids], return_tensors="pt", padding=True)
-            batch = batch.to(model.device)
-            limit = max_new_tokens or answer_budget(batch["input_ids"].shape[1])
-            processors = LogitsProcessorList()
-            if constraints is not None:
-                texts, names = zip(*(constraints[i] for i in ids), strict=True)
-                width = batch["input_ids"].shape[1]
-                processors.append(InlineConstraint(tokenizer, texts, names, width, eos_ids))
-            with torch.no_grad():
-                generated = model.generate(
-                    **batch,
-                    max_new_tokens=limit,
-                    do_sample=False,
-                    pad_token_id=tokenizer.pad_token_id,
-                    logits_processor=processors,
-                )
-            new = generated[:, batch["input_ids"].shape[1] :]
-            for i, text in zip(
-                ids, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True
-            ):
-                outputs[i] = text
+        batch = tokenizer(list(prompts), return_tensors="pt", padding=True).to(model.device)
     finally:
         tokenizer.padding_side = padding_side
-    return outputs
+    width = batch["input_ids"].shape[1]
+    processors = LogitsProcessorList()
+    if constraints is not None:
+        texts, names = zip(*constraints, strict=True)
+        processors.append(InlineConstraint(tokenizer, texts, names, width, eos_ids))
+    with torch.no_grad():
+        generated = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens or answer_budget(width),
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            logits_processor=processors,
+        )
+    return tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
 
 
 def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_tokens, progress):

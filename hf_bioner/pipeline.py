@@ -28,7 +28,7 @@ from typing import Any
 
 from transformers import Pipeline
 
-from hf_bioner.inference import generate
+from hf_bioner.inference import DECODERS, generate
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -199,7 +199,7 @@ class BioNerPipeline(Pipeline):
         progress: bool | None = None,
         use_selector: bool | None = None,
         threshold: float | None = None,
-        copy_drafts: bool | None = None,
+        decoder: str | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -216,8 +216,10 @@ class BioNerPipeline(Pipeline):
             "constrained": self.scheme == "inline" if constrained is None else constrained,
             "max_new_tokens": max_new_tokens,
             "progress": bool(progress),
-            "copy_drafts": bool(copy_drafts),
+            "decoder": decoder or "allowed-tokens",
         }
+        if forward["decoder"] not in DECODERS:
+            raise BioNerInputError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
         if forward["constrained"] and self.scheme != "inline":
             raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -275,7 +277,7 @@ class BioNerPipeline(Pipeline):
         return {"text": text, "units": units}
 
     def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False, copy_drafts=False):  # fmt: skip
+                 progress=False, decoder="allowed-tokens"):  # fmt: skip
         units = model_inputs["units"]
         constraints = None
         if constrained:
@@ -288,7 +290,7 @@ class BioNerPipeline(Pipeline):
             max_new_tokens=max_new_tokens,
             progress=progress,
             constraints=constraints,
-            copy_drafts=copy_drafts,
+            decoder=decoder,
         )
         return {**model_inputs, "outputs": outputs}
 

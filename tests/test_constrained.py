@@ -82,6 +82,69 @@ def test_generation_under_the_constraint_always_decodes(tiny_base):
         assert all(e["type"] in types and text[e["start"] : e["end"]] == e["text"] for e in found)
 
 
+def _tiny_gemma(sliding_window: int):
+    """A random two-layer Gemma 3 (a sliding-window layer, soft-capped logits) with the real
+    262k-token Gemma tokenizer: the architecture of the bundled model."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    gemma = PACKAGED_MODELS["gemma-3-270m"]
+    tokenizer = AutoTokenizer.from_pretrained(gemma.gguf_folder(), gguf_file=gemma.gguf_file)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=sliding_window,
+        layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    return Gemma3ForCausalLM(config).eval(), tokenizer
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gemma3", "gemma3-short-window"])
+def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, architecture):
+    """Scoring only the allowed tokens, with the shared prompt beginning read once and finished
+    rows leaving the batch, picks what ``model.generate`` with the logits processor picks
+    (with a window shorter than the rows, without sharing the beginning)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hf_bioner.allowed_decoding import shared_prefix_length, supports_allowed_decoding
+
+    if architecture == "llama":
+        model, tokenizer = (
+            AutoModelForCausalLM.from_pretrained(tiny_base),
+            AutoTokenizer.from_pretrained(tiny_base),
+        )
+        tokenizer.pad_token = tokenizer.eos_token
+    else:
+        model, tokenizer = _tiny_gemma(8 if architecture == "gemma3-short-window" else 4096)
+    assert supports_allowed_decoding(model)
+    texts = [text for text, _, _ in CASES]
+    names = [["Disease", "Chemical"]] * len(texts)  # one type set: the batch shares a prefix
+    prompts = [f"Tag the entities, types Disease and Chemical.\nSentence: {t}\nAnswer:\n"
+               for t in texts]  # fmt: skip
+    rows = [tokenizer(p)["input_ids"] for p in prompts]
+    assert shared_prefix_length(rows) >= 8
+    constraints = list(zip(texts, names, strict=True))
+    processor = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=50,
+                         constraints=constraints, decoder="logits-processor")  # fmt: skip
+    allowed = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=50,
+                       constraints=constraints)  # fmt: skip
+    assert allowed == processor
+    assert len({len(a) for a in allowed}) > 1  # rows finished at different steps
+
+
+def test_an_unknown_decoder_is_refused(tiny_base):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hf_bioner.schema import BioNerInputError
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    with pytest.raises(BioNerInputError, match="unknown decoder 'beam'"):
+        generate(model, tokenizer, ["x"], constraints=[("x", [])], decoder="beam")
+
+
 def test_a_row_the_vocabulary_cannot_spell_is_released():
     """A byte no token spells: the row is left free instead of blocking generation."""
     import torch
@@ -104,7 +167,8 @@ def test_a_row_the_vocabulary_cannot_spell_is_released():
 
 
 def test_copy_drafts_give_the_same_answers_in_fewer_forward_passes():
-    """SmolLM2 (real weights) asked to copy: drafts of the copy are accepted, answers unchanged."""
+    """SmolLM2 (real weights) asked to copy: drafts of the copy are accepted, and all three
+    decoders give the same answers."""
     from hf_bioner.copy_decoding import CopyDecoder
     from hf_bioner.inference import end_token_ids
     from hf_bioner.models import load_base
@@ -115,10 +179,12 @@ def test_copy_drafts_give_the_same_answers_in_fewer_forward_passes():
     prompts = [f"Repeat the sentence exactly.\nSentence: {t}\nRepeated: " for t in texts]
     constraints = list(zip(texts, names, strict=True))
     batched = generate(model, tokenizer, prompts, batch_size=1, max_new_tokens=60,
-                       constraints=constraints)  # fmt: skip
+                       constraints=constraints, decoder="logits-processor")  # fmt: skip
     drafted = generate(model, tokenizer, prompts, max_new_tokens=60, constraints=constraints,
-                       copy_drafts=True)  # fmt: skip
-    assert drafted == batched
+                       decoder="copy-drafts")  # fmt: skip
+    allowed = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=60,
+                       constraints=constraints)  # fmt: skip
+    assert drafted == batched == allowed
     # With no entity types the answer is a pure copy: drafts are taken many tokens at a time.
     decoder = CopyDecoder(model, tokenizer, end_token_ids(model, tokenizer))
     output = decoder.generate(prompts[0], texts[0], [], max_new_tokens=60)
