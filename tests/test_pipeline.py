@@ -124,7 +124,9 @@ def test_tag_cli_texts_files_and_formats(tiny_model, tmp_path):
     assert result.returncode == 0, result.stderr
     assert [d.text for d in read_pubtator(back)] == [r["text"] + " " for r in rows]
 
-    piped = run_cli("tag", "--model", tiny_model, "--format", "jsonl", stdin="Ataxia.\n\nLupus.\n")
+    piped = run_cli("tag", "--model", tiny_model, "--dtype", "bfloat16", "--format", "jsonl",
+                    stdin="Ataxia.\n\nLupus.\n")  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
     assert [json.loads(line)["text"] for line in piped.stdout.splitlines()] == ["Ataxia.", "Lupus."]
 
 
