@@ -24,7 +24,8 @@ def trained_on(result: dict) -> str:
     config = Path(__file__).resolve().parents[1] / result["model"] / "hf_bioner_config.json"
     if corpora is None and config.exists():
         corpora = json.loads(config.read_text())["corpora"]
-    return ", ".join(NAMES.get(c, c) for c in corpora) if corpora else "?"
+    names = (NAMES.get(c, c).removesuffix(" (dev)") for c in corpora or ())
+    return ", ".join(names) or "?"
 
 
 def main() -> None:

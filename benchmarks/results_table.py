@@ -17,7 +17,7 @@ from common import RESULTS
 
 PAPER_F1 = {"ncbi_disease": 90.82, "bc5cdr": 88.86, "jnlpba": 75.33, "cmeee": 68.69}
 NAMES = {"ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR", "jnlpba": "JNLPBA",
-         "cmeee": "CMeEE (dev)"}  # fmt: skip
+         "cmeee": "CMeEE (dev)", "genia": "GENIA"}  # fmt: skip
 
 
 def load(name: str | None) -> dict | None:

@@ -1,0 +1,68 @@
+"""Keep a training run's record in the repository: ``train_<name>.json`` from its summary.
+
+A run's output folder (adapter, ``training_summary.json``) lives outside the repository; this
+copies what a reader needs to judge and repeat the run into ``benchmarks/results/``: the
+training command and its full configuration, data mix, steps, tokens, time and speed, the machine, and the dev F1 of the
+last evaluation during training under ``precision`` / ``recall`` / ``f1``.
+
+    python benchmarks/save_training_run.py runs/gemma-ncbi-inline --name gemma-ncbi-inline \
+        --training-command "hf-bioner train --base gemma-3-270m --corpora ncbi_disease ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from common import save_result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="an hf-bioner train output folder")
+    parser.add_argument("--name", required=True, help="result name: train_<name>.json")
+    parser.add_argument("--training-command", required=True,
+                        help="the hf-bioner train command line that made the run")  # fmt: skip
+    args = parser.parse_args()
+    summary = json.loads((Path(args.run) / "training_summary.json").read_text())
+    config = summary["config"]
+    last_dev = summary["dev_f1_curve"][-1] if summary["dev_f1_curve"] else {}
+    save_result(
+        f"train_{args.name}",
+        {
+            "training_command": args.training_command,
+            "training_config": config,
+            "model": {
+                "base": config["base"],
+                "scheme": config["scheme"],
+                "method": "LoRA r={lora_r} alpha={lora_alpha} dropout {lora_dropout}, "
+                "{target_modules}".format(**config)
+                if config["lora"]
+                else "full",
+            },  # fmt: skip
+            "data": {
+                "mix": summary["data_mix"],
+                "train_rows": summary["train_rows"],
+                "train_tokens": summary["train_tokens"],
+                "dev_sample": summary["dev_sample"],
+            },  # fmt: skip
+            "steps": summary["steps"],
+            "epochs": summary["epochs"],
+            "train_loss": summary["train_loss"],
+            "train_seconds": summary["train_seconds"],
+            "tokens_per_second": summary["tokens_per_second"],
+            "device": summary["device"],
+            "training_machine": summary["machine"],
+            "what": f"strict micro P/R/F1 of the last dev evaluation during training "
+            f"({summary['dev_sample']} dev sentences)",
+            "precision": last_dev.get("precision"),
+            "recall": last_dev.get("recall"),
+            "f1": last_dev.get("f1"),
+            "dev_f1_curve": summary["dev_f1_curve"],
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
