@@ -2,7 +2,9 @@
 
 1. ``pipeline``: ``pipeline("bio-ner")`` as users call it (sentence split, constrained
    generation scoring only the allowed tokens, decoding, the selector when the model has
-   one); ``pipeline_no_selector``: the same without the selector; then, also without the
+   one; one-token steps in bf16 where that is fast); ``pipeline_no_selector``: the same
+   without the selector; ``pipeline_model_dtype_steps``: every step in the model's own dtype
+   (exactly the logits processor's answers); then, also without the
    selector, the other constrained decoders: ``pipeline_logits_processor`` (``model.generate``
    with the constraint as a logits processor, full vocabulary every step) and, with
    ``--copy-drafts``, ``pipeline_copy_drafts`` (speculative, one sentence at a time);
@@ -79,6 +81,7 @@ def main() -> None:
     pipeline_settings = {
         "pipeline": {},
         "pipeline_no_selector": {"use_selector": False},
+        "pipeline_model_dtype_steps": {"use_selector": False, "step_dtype": "model"},
         "pipeline_logits_processor": {"use_selector": False, "decoder": "logits-processor"},
     }
     if args.copy_drafts:
@@ -125,6 +128,7 @@ def main() -> None:
             "model": args.model,
             "base_model": config["base_model"],
             "dtype": str(model.dtype).removeprefix("torch."),
+            "auto_step_dtype": str(tagger._step_dtype("auto") or model.dtype),
             "scheme": scheme,
             "data": {
                 "corpus": args.corpus,

@@ -9,17 +9,23 @@ come for free in a loop of our own:
 
 - the beginning that every prompt of a batch shares (instructions and type definitions) is
   read once and its key/value cache copied to every row;
-- a row that has finished leaves the batch, so the rest do not carry it.
+- a row that has finished leaves the batch, so the rest do not carry it;
+- optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder while the
+  prompts are read in the model's own dtype: a step reads every weight for a handful of
+  tokens, so it is bound by memory traffic, which bf16 halves (on this project's CPU a long
+  batched forward pass was slower in bf16 than in fp32, so the prompts stay in fp32). The
+  answers can then differ from full-precision decoding where two tokens score almost alike.
 
 The choice at each step is the argmax over the same allowed set that ``model.generate`` with
-:class:`~hf_bioner.constrained.InlineConstraint` takes, so the answers are the same (up to
-floating-point differences of batching; tested on a tiny model). Models whose head is not a
+:class:`~hf_bioner.constrained.InlineConstraint` takes, so without ``step_dtype`` the answers
+are the same (up to floating-point differences of batching; tested on tiny models). Models whose head is not a
 plain linear layer over the decoder's hidden states fall back to ``model.generate``
 (:func:`supports_allowed_decoding`).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 
@@ -78,7 +84,7 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
 class AllowedTokenDecoder:
     """Constrained greedy ``inline`` answers for batches of prompts (see the module doc)."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int]):
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
         self.model = model
         self.tokenizer = tokenizer
         self.body = model.get_decoder()
@@ -90,11 +96,14 @@ class AllowedTokenDecoder:
         self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
         text_config = model.config.get_text_config(decoder=True)
         self.sliding_window = getattr(text_config, "sliding_window", None)
+        self.step_body = self.body
+        if step_dtype is not None and step_dtype != self.head.weight.dtype:
+            self.step_body = _decoder_copy(model, self.body, step_dtype)
 
-    def _run(self, cache, **inputs):
+    def _run(self, cache, body=None, **inputs):
         """The decoder's last hidden state per row, extending ``cache``."""
         inputs[self.cache_argument] = cache
-        return self.body(**inputs, use_cache=True).last_hidden_state[:, -1]
+        return (body or self.body)(**inputs, use_cache=True).last_hidden_state[:, -1]
 
     def _allowed(self, machine: InlineAutomaton, states) -> list[int] | None:
         """Token ids that continue a valid answer; ``None`` once a row is released."""
@@ -159,6 +168,8 @@ class AllowedTokenDecoder:
         answers: list[list[int]] = [[] for _ in prompts]
         with torch.no_grad():
             hidden, cache, attention, position = self._read_prompts(rows, max_new_tokens)
+            if self.step_body is not self.body:
+                _cast_cache(cache, self.step_body.dtype)
             active = list(range(len(prompts)))
             for _ in range(max_new_tokens):
                 allowed = [self._allowed(machines[i], states[i]) for i in active]
@@ -182,9 +193,27 @@ class AllowedTokenDecoder:
                 attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
                 hidden = self._run(
                     cache,
+                    self.step_body,
                     input_ids=torch.tensor(tokens, device=attention.device)[:, None],
                     attention_mask=attention,
                     position_ids=position[:, None],
                 )
                 position = position + 1
         return [self.tokenizer.decode(a, skip_special_tokens=True) for a in answers]
+
+
+def _decoder_copy(model, body, dtype):
+    """A copy of the decoder in ``dtype``, made once per model and dtype (kept on the model)."""
+    copies = model.__dict__.setdefault("_hf_bioner_step_bodies", {})
+    if dtype not in copies:
+        copies[dtype] = copy.deepcopy(body).to(dtype)
+    return copies[dtype]
+
+
+def _cast_cache(cache, dtype) -> None:
+    """Cast every layer's keys and values in place (the prompts were read in another dtype)."""
+    for layer in cache.layers:
+        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+            layer.keys, layer.values = layer.keys.to(dtype), layer.values.to(dtype)
+        if hasattr(layer, "dtype"):
+            layer.dtype = dtype

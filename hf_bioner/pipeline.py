@@ -200,6 +200,7 @@ class BioNerPipeline(Pipeline):
         use_selector: bool | None = None,
         threshold: float | None = None,
         decoder: str | None = None,
+        step_dtype: str | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -217,6 +218,7 @@ class BioNerPipeline(Pipeline):
             "max_new_tokens": max_new_tokens,
             "progress": bool(progress),
             "decoder": decoder or "allowed-tokens",
+            "step_dtype": self._step_dtype(step_dtype or "auto"),
         }
         if forward["decoder"] not in DECODERS:
             raise BioNerInputError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
@@ -231,6 +233,26 @@ class BioNerPipeline(Pipeline):
             )
         postprocess = {"types": types, "use_selector": use, "threshold": threshold}
         return preprocess, forward, postprocess
+
+    def _step_dtype(self, name: str):
+        """The dtype of the one-token decoding steps: ``"auto"`` is bf16 for an fp32 model on
+        hardware with fast bf16 (1.49x faster on this project's CPU, tag_speed), else the model's
+        own; ``"model"`` always the model's own; or a dtype name."""
+        import torch
+
+        from hf_bioner.training import bf16_is_fast
+
+        if name == "auto":
+            fast = bf16_is_fast(self.model.device.type == "cuda")
+            return torch.bfloat16 if fast and self.model.dtype == torch.float32 else None
+        if name == "model":
+            return None
+        dtype = getattr(torch, str(name).removeprefix("torch."), None)
+        if not isinstance(dtype, torch.dtype):
+            raise BioNerInputError(
+                f"step_dtype must be 'auto', 'model' or a torch dtype, not {name!r}"
+            )
+        return dtype
 
     # ------------------------------------------------------------------ steps
 
@@ -277,7 +299,7 @@ class BioNerPipeline(Pipeline):
         return {"text": text, "units": units}
 
     def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False, decoder="allowed-tokens"):  # fmt: skip
+                 progress=False, decoder="allowed-tokens", step_dtype=None):  # fmt: skip
         units = model_inputs["units"]
         constraints = None
         if constrained:
@@ -291,6 +313,7 @@ class BioNerPipeline(Pipeline):
             progress=progress,
             constraints=constraints,
             decoder=decoder,
+            step_dtype=step_dtype,
         )
         return {**model_inputs, "outputs": outputs}
 

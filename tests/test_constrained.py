@@ -134,6 +134,28 @@ def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, a
     assert len({len(a) for a in allowed}) > 1  # rows finished at different steps
 
 
+def test_bf16_steps_still_write_valid_answers(tiny_base):
+    """Steps on a bf16 copy of the decoder after an fp32 prompt read: valid answers, and the
+    fp32 model is left as it was."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    tokenizer.pad_token = tokenizer.eos_token
+    texts = [text for text, _, _ in CASES]
+    names = [types for _, _, types in CASES]
+    prompts = [f"Tag the entities, types Disease and Chemical.\nSentence: {t}\nAnswer:\n"
+               for t in texts]  # fmt: skip
+    outputs = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=300,
+                       constraints=list(zip(texts, names, strict=True)),
+                       step_dtype=torch.bfloat16)  # fmt: skip
+    for text, output in zip(texts, outputs, strict=True):
+        assert decode(output, text, scheme="inline")[1] == [], output
+    assert model.dtype == torch.float32
+    assert model._hf_bioner_step_bodies[torch.bfloat16].dtype == torch.bfloat16
+
+
 def test_an_unknown_decoder_is_refused(tiny_base):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
