@@ -2,8 +2,9 @@
 
 A run's output folder (adapter, ``training_summary.json``) lives outside the repository; this
 copies what a reader needs to judge and repeat the run into ``benchmarks/results/``: the
-training command and its full configuration, data mix, steps, tokens, time and speed, the machine, and the dev F1 of the
-last evaluation during training under ``precision`` / ``recall`` / ``f1``.
+training command and its full configuration, data mix, steps, tokens, time and speed, the
+machine, and the dev F1 of the last evaluation during training under ``precision`` /
+``recall`` / ``f1``.
 
     python benchmarks/save_training_run.py runs/gemma-ncbi-inline --name gemma-ncbi-inline \
         --training-command "hf-bioner train --base gemma-3-270m --corpora ncbi_disease ..."

@@ -29,7 +29,7 @@ import copy
 import inspect
 from collections.abc import Sequence
 
-from hf_bioner.constrained import InlineAutomaton, TokenTable
+from hf_bioner.constrained import InlineAutomaton, TokenTable, next_tokens
 
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
@@ -107,11 +107,7 @@ class AllowedTokenDecoder:
 
     def _allowed(self, machine: InlineAutomaton, states) -> list[int] | None:
         """Token ids that continue a valid answer; ``None`` once a row is released."""
-        if not states:
-            return None
-        allowed = machine.allowed_tokens(states, self.table)
-        if any(machine.is_final(s) for s in states):
-            allowed.update(self.eos_ids)
+        allowed = next_tokens(machine, states, self.table, self.eos_ids) if states else None
         return sorted(allowed) if allowed else None
 
     def _shared_length(self, rows: list[list[int]], max_new_tokens: int) -> int:
@@ -157,14 +153,21 @@ class AllowedTokenDecoder:
         self,
         prompts: Sequence[str],
         constraints: Sequence[tuple[str, Sequence[str]]],
-        max_new_tokens: int,
+        max_new_tokens: int | None = None,
     ) -> list[str]:
-        """One batch: ``constraints[i] = (sentence, tag names)`` for ``prompts[i]``."""
+        """One batch: ``constraints[i] = (sentence, tag names)`` for ``prompts[i]``.
+
+        ``max_new_tokens`` defaults to :func:`hf_bioner.inference.answer_budget` of the longest
+        prompt, as for ``model.generate`` batches.
+        """
         import torch
+
+        from hf_bioner.inference import answer_budget
 
         machines = [InlineAutomaton(text, names) for text, names in constraints]
         states = [m.start() for m in machines]
         rows = [self.tokenizer(p)["input_ids"] for p in prompts]
+        max_new_tokens = max_new_tokens or answer_budget(max(len(r) for r in rows))
         answers: list[list[int]] = [[] for _ in prompts]
         with torch.no_grad():
             hidden, cache, attention, position = self._read_prompts(rows, max_new_tokens)
@@ -215,5 +218,3 @@ def _cast_cache(cache, dtype) -> None:
     for layer in cache.layers:
         if getattr(layer, "keys", None) is not None and layer.keys.numel():
             layer.keys, layer.values = layer.keys.to(dtype), layer.values.to(dtype)
-        if hasattr(layer, "dtype"):
-            layer.dtype = dtype

@@ -213,6 +213,16 @@ class InlineAutomaton:
         return allowed
 
 
+def next_tokens(machine: InlineAutomaton, states: frozenset[State], table: TokenTable,
+                eos_ids: Iterable[int]) -> set[int]:  # fmt: skip
+    """Token ids that may come next: those continuing a valid answer, and the end-of-sequence
+    ids once the answer is complete. Every constrained decoder asks this."""
+    allowed = machine.allowed_tokens(states, table)
+    if any(machine.is_final(s) for s in states):
+        allowed.update(eos_ids)
+    return allowed
+
+
 # --------------------------------------------------------------------------- processor
 
 
@@ -258,9 +268,7 @@ class InlineConstraint:
             if self.done[row] or self.free[row]:
                 mask[row] = True
                 continue
-            allowed = machine.allowed_tokens(self.states[row], self.table)
-            if any(machine.is_final(s) for s in self.states[row]):
-                allowed.update(self.eos_ids)
+            allowed = next_tokens(machine, self.states[row], self.table, self.eos_ids)
             if not allowed:
                 self.free[row] = True
                 mask[row] = True

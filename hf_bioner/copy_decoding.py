@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hf_bioner.constrained import InlineAutomaton, State, TokenTable
+from hf_bioner.constrained import InlineAutomaton, State, TokenTable, next_tokens
 
 
 class CopyDecoder:
@@ -37,9 +37,7 @@ class CopyDecoder:
         best = int(torch.argmax(logits))
         if self._allowed(best, machine, states):
             return best
-        allowed = machine.allowed_tokens(states, self.table)
-        if any(machine.is_final(s) for s in states):
-            allowed |= self.eos_ids
+        allowed = next_tokens(machine, states, self.table, self.eos_ids)
         if not allowed:
             return best  # nothing can continue (unspellable byte): the decoder repairs it
         ids = torch.tensor(sorted(allowed), device=logits.device)

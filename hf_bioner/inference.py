@@ -33,6 +33,14 @@ def answer_budget(prompt_tokens: int) -> int:
 DECODERS = ("allowed-tokens", "logits-processor", "copy-drafts")
 
 
+def check_decoder(decoder: str) -> None:
+    """Refuse a decoder name that :func:`generate` does not know, in one line."""
+    if decoder not in DECODERS:
+        raise BioNerInputError(
+            f"unknown decoder {decoder!r}; decoder must be one of {', '.join(DECODERS)}"
+        )
+
+
 def generate(
     model,
     tokenizer,
@@ -56,8 +64,7 @@ def generate(
     answers. ``step_dtype`` (a torch dtype, ``allowed-tokens`` only) runs the one-token steps
     in that dtype, e.g. bf16 for an fp32 model: faster, answers may differ slightly.
     """
-    if decoder not in DECODERS:
-        raise BioNerInputError(f"unknown decoder {decoder!r}; valid: {', '.join(DECODERS)}")
+    check_decoder(decoder)
     if constraints is not None and decoder == "copy-drafts":
         return _generate_with_copy_drafts(model, tokenizer, prompts, constraints,
                                           max_new_tokens, progress)  # fmt: skip
@@ -80,9 +87,7 @@ def generate(
         ids = order[start : start + batch_size]
         batch_prompts = [prompts[i] for i in ids]
         if fast is not None:
-            width = max(len(tokenizer(p)["input_ids"]) for p in batch_prompts)
-            limit = max_new_tokens or answer_budget(width)
-            texts = fast.generate(batch_prompts, [constraints[i] for i in ids], limit)
+            texts = fast.generate(batch_prompts, [constraints[i] for i in ids], max_new_tokens)
         else:
             batch_constraints = None if constraints is None else [constraints[i] for i in ids]
             texts = _generate_batch(model, tokenizer, batch_prompts, batch_constraints,

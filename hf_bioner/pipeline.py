@@ -28,7 +28,7 @@ from typing import Any
 
 from transformers import Pipeline
 
-from hf_bioner.inference import DECODERS, generate
+from hf_bioner.inference import check_decoder, generate
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -220,8 +220,7 @@ class BioNerPipeline(Pipeline):
             "decoder": decoder or "allowed-tokens",
             "step_dtype": self._step_dtype(step_dtype or "auto"),
         }
-        if forward["decoder"] not in DECODERS:
-            raise BioNerInputError(f"decoder must be one of {', '.join(DECODERS)}, not {decoder!r}")
+        check_decoder(forward["decoder"])
         if forward["constrained"] and self.scheme != "inline":
             raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
         if threshold is not None and not 0.0 <= threshold <= 1.0:

@@ -24,6 +24,7 @@ output folder receives the adapter (or full model), the tokenizer, ``hf_bioner_c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -179,6 +180,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+@functools.cache
 def _cpu_has_bf16() -> bool:
     """AMX or AVX-512 BF16 makes bf16 autocast fast on a CPU; elsewhere it is slower."""
     try:
