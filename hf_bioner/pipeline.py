@@ -3,15 +3,19 @@
 Like ``transformers``' ``TokenClassificationPipeline``, the work is split into three steps:
 
 ``preprocess``
-    split each text into sentences (offsets kept), detect its language, and build one prompt
-    per sentence and entity-type set (each corpus the model was trained on, in that
-    language; or one named ``corpus``; or the caller's own types);
+    split each text into sentences (offsets kept), detect each sentence's language (mixed
+    English / Chinese documents are common), and build one prompt per sentence and
+    entity-type set: by default the trained type sets of that language, each distinct type
+    prompted once where possible (a set whose types another set already covers is skipped);
+    or one named ``corpus``; or the caller's own types;
 ``_forward``
     batched greedy generation of every prompt at once, constrained to valid answers for the
     ``inline`` scheme (:mod:`hf_bioner.constrained`);
 ``postprocess``
     decode each answer back to offsets in the sentence, shift them to the document, merge the
-    type sets, sort.
+    type sets, score with the selector, and give each span one type: when two type sets
+    tag the same span with different types, the selector's more probable one wins (without
+    a selector, the type set listed first in the model's config), sort.
 
 A list of texts is tagged in one batch (sentences of all texts sorted by length). A text
 that is not a string, or is empty, yields ``None`` in the results with a warning naming it;
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +91,71 @@ def custom_type_set(types: Mapping[str, str], language: str) -> TypeSet:
     if not types or not all(isinstance(k, str) and k.strip() for k in types):
         raise BioNerInputError("types must be a non-empty {name: definition} mapping")
     return TypeSet(language, tuple(EntityType(k, k, str(v)) for k, v in types.items()))
+
+
+def covering_type_sets(sets: Sequence[TypeSet]) -> list[TypeSet]:
+    """``sets`` without those whose types another set already covers (same language).
+
+    NCBI-disease's ``{Disease}`` is covered by BC5CDR's ``{Chemical, Disease}``: prompting
+    both would ask for every disease twice and cost a whole generation per sentence. Of two
+    identical sets the first is kept.
+    """
+    kept: list[TypeSet] = []
+    for i, candidate in enumerate(sets):
+        labels = set(candidate.labels)
+        covered = any(
+            other.language == candidate.language
+            and labels <= set(other.labels)
+            and (labels < set(other.labels) or j < i)
+            for j, other in enumerate(sets)
+            if j != i
+        )
+        if not covered:
+            kept.append(candidate)
+    return kept
+
+
+def one_type_per_span(found: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+    """Keep one type for each ``(start, end)`` that several type sets tagged differently.
+
+    The winner is the entity with the highest selector probability (``score``); without
+    scores, the one from the type set prompted first (``unit["rank"]``: the model config's
+    corpus order). Measured against per-corpus calls in
+    ``benchmarks/results/type_conflicts_gemma-joint-inline.json``.
+    """
+    best: dict[tuple[int, int], tuple[dict, dict]] = {}
+    for entity, unit in found:
+        key = entity["start"], entity["end"]
+        rival = best.get(key)
+        if rival is None or _preference(entity, unit) > _preference(*rival):
+            best[key] = (entity, unit)
+    winners = {id(pair[0]) for pair in best.values()}
+    return [pair for pair in found if id(pair[0]) in winners]
+
+
+def _preference(entity: dict, unit: dict) -> tuple[float, int]:
+    score = entity["score"]
+    return (-1.0 if score is None else score, -unit["rank"])
+
+
+@contextmanager
+def torch_threads(count: int | None):
+    """Run the block with ``count`` torch threads (the previous count is restored after).
+
+    One multi-threaded torch process per core set: when another process keeps the cores busy,
+    torch's default thread count oversubscribes them and a call slows down by up to 10x.
+    """
+    import torch
+
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def bioner_config_of(model) -> dict:
@@ -201,6 +271,8 @@ class BioNerPipeline(Pipeline):
         threshold: float | None = None,
         decoder: str | None = None,
         step_dtype: str | None = None,
+        one_type_per_span: bool | None = None,
+        num_threads: int | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -230,7 +302,15 @@ class BioNerPipeline(Pipeline):
             raise BioNerInputError(
                 "this model has no selector (train one: hf-bioner train-selector)"
             )
-        postprocess = {"types": types, "use_selector": use, "threshold": threshold}
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise BioNerInputError(f"num_threads must be a positive integer, not {num_threads!r}")
+        forward["num_threads"] = num_threads
+        postprocess = {
+            "types": types,
+            "use_selector": use,
+            "threshold": threshold,
+            "one_type_per_span": one_type_per_span is not False,
+        }
         return preprocess, forward, postprocess
 
     def _step_dtype(self, name: str):
@@ -256,7 +336,7 @@ class BioNerPipeline(Pipeline):
     # ------------------------------------------------------------------ steps
 
     def _task_type_sets(self, language: str, types, corpus: str | None) -> list[TypeSet]:
-        """The type sets to prompt with for a text in ``language``."""
+        """The type sets to prompt with for a sentence in ``language``."""
         if isinstance(types, Mapping):
             return [custom_type_set(types, language)]
         if corpus is not None:
@@ -275,23 +355,24 @@ class BioNerPipeline(Pipeline):
                     f"{', '.join(sorted(known))} (or pass types as {{name: definition}})"
                 )
             sets = [s for s in sets if wanted & set(s.labels)]
-        return sets
+        return covering_type_sets(sets)
 
     def preprocess(self, text, types=None, language=None, corpus=None) -> dict[str, Any]:
         problem = text_problem(text)
         if problem:
             raise BioNerInputError(problem)
-        lang = language or detect_language(text)
         units = []
-        spans = sentence_spans(text, lang)
+        spans = sentence_spans(text, language)
         for start, end in (piece for s, e in spans for piece in bounded_units(text, s, e)):
             sentence = text[start:end]
-            for types_ in self._task_type_sets(lang, types, corpus):
+            lang = language or detect_language(sentence)  # per sentence: documents mix
+            for rank, types_ in enumerate(self._task_type_sets(lang, types, corpus)):
                 units.append(
                     {
                         "offset": start,
                         "sentence": sentence,
                         "type_set": types_,
+                        "rank": rank,
                         "prompt": instruction(sentence, types_, self.scheme),
                     }
                 )
@@ -316,9 +397,11 @@ class BioNerPipeline(Pipeline):
         )
         return {**model_inputs, "outputs": outputs}
 
-    def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None):
+    def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None,
+                    one_type_per_span=True):  # fmt: skip
         """Entities of one text, scored and filtered by the selector when it is used."""
-        return self._entities([self._decode(model_outputs, types)], use_selector, threshold)[0]
+        decoded = [self._decode(model_outputs, types)]
+        return self._entities(decoded, use_selector, threshold, one_type_per_span)[0]
 
     def _decode(self, model_outputs, types=None) -> list[tuple[dict, dict]]:
         """(entity, the unit it was found in) pairs of one text, sorted by start, longer first.
@@ -346,12 +429,20 @@ class BioNerPipeline(Pipeline):
         return [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
 
     def _entities(self, decoded: list[list[tuple[dict, dict]]], use_selector: bool,
-                  threshold: float | None) -> list[list[dict]]:  # fmt: skip
-        """The entities of each text; with the selector, scored in one batch and filtered."""
+                  threshold: float | None, single_type: bool = True) -> list[list[dict]]:  # fmt: skip
+        """The entities of each text: scored by the selector (one batch for all texts), one
+        type per span (:func:`one_type_per_span`), then filtered by the threshold."""
+        kept: dict[int, bool] = {}
         if use_selector:
-            kept = iter(self._select([pair for pairs in decoded for pair in pairs], threshold))
-            decoded = [[pair for pair in pairs if next(kept)] for pairs in decoded]
-        return [[entity for entity, _unit in pairs] for pairs in decoded]
+            pairs = [pair for pairs in decoded for pair in pairs]
+            kept = dict(zip((id(e) for e, _ in pairs), self._select(pairs, threshold),
+                            strict=True))  # fmt: skip
+        results = []
+        for pairs in decoded:
+            if single_type:
+                pairs = one_type_per_span(pairs)
+            results.append([entity for entity, _unit in pairs if kept.get(id(entity), True)])
+        return results
 
     def _select(self, pairs: list[tuple[dict, dict]], threshold: float | None) -> list[bool]:
         """Give every entity its selector probability; whether each one is kept."""
@@ -384,6 +475,10 @@ class BioNerPipeline(Pipeline):
     def __call__(self, inputs, **kwargs):
         """Tag one text (-> list of entities) or a list of texts (-> list of lists)."""
         preprocess_params, forward_params, postprocess_params = self._sanitize_parameters(**kwargs)
+        with torch_threads(forward_params.pop("num_threads")):
+            return self._call(inputs, preprocess_params, forward_params, postprocess_params)
+
+    def _call(self, inputs, preprocess_params, forward_params, postprocess_params):
         single = isinstance(inputs, str)
         texts = [inputs] if single else list(inputs)
         prepared: list[dict | None] = []
@@ -406,7 +501,8 @@ class BioNerPipeline(Pipeline):
             decoded.append(self._decode(p, postprocess_params["types"]))
         # One selector batch for the entities of every text.
         found = iter(self._entities(decoded, postprocess_params["use_selector"],
-                                    postprocess_params["threshold"]))  # fmt: skip
+                                    postprocess_params["threshold"],
+                                    postprocess_params["one_type_per_span"]))  # fmt: skip
         results = [None if p is None else next(found) for p in prepared]
         return results[0] if single else results
 

@@ -198,6 +198,53 @@ TYPE_SETS: dict[str, TypeSet] = {
 }
 
 
+# What a person reads for each stable type code (output keeps the codes): the Space's filter
+# and legend, the CLI's table, the README and the model card. CMeEE's codes are short
+# abbreviations of Chinese categories, so they get an English name with the Chinese one.
+READABLE_TYPE_NAMES: dict[str, str] = {
+    "Disease": "Disease",
+    "Chemical": "Chemical",
+    "protein": "Protein",
+    "DNA": "DNA",
+    "RNA": "RNA",
+    "cell_type": "Cell type",
+    "cell_line": "Cell line",
+    "SpecificDisease": "Specific disease",
+    "DiseaseClass": "Disease class",
+    "Modifier": "Disease modifier",
+    "CompositeMention": "Composite disease mention",
+    "dis": "Disease (疾病)",
+    "sym": "Clinical finding (临床表现)",
+    "pro": "Medical procedure (医疗程序)",
+    "equ": "Medical equipment (医疗设备)",
+    "dru": "Drug (药物)",
+    "ite": "Lab test item (医学检验项目)",
+    "bod": "Body part (身体)",
+    "dep": "Department (科室)",
+    "mic": "Microorganism (微生物类)",
+}
+
+# English meanings of every known type code (the type sets' definitions are in the prompt's
+# language, Chinese for CMeEE).
+TYPE_MEANINGS: dict[str, str] = {
+    **{t.label: t.definition for t in (DISEASE, CHEMICAL, *GENIA_TYPES, *NCBI_ORIGINAL_TYPES)},
+    "dis": "disease, syndrome or injury",
+    "sym": "symptom or clinical sign",
+    "pro": "examination, treatment or surgical procedure",
+    "equ": "medical instrument or device",
+    "dru": "drug or vaccine",
+    "ite": "laboratory test item or measured index",
+    "bod": "body part, organ, tissue or body fluid",
+    "dep": "hospital department",
+    "mic": "microorganism such as a bacterium or virus",
+}
+
+
+def readable_type_name(label: str) -> str:
+    """The name a person reads for a type code (the code itself for zero-shot types)."""
+    return READABLE_TYPE_NAMES.get(label, label)
+
+
 def type_set(corpus: str) -> TypeSet:
     """The entity types of a corpus, with a clear error for an unknown name."""
     try:

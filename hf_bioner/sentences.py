@@ -10,7 +10,10 @@ two sentences whenever a known entity would cross the cut. English cuts after ``
 or ``?`` followed by whitespace and an upper-case letter, digit or opening bracket, unless the
 word before the full stop is a common abbreviation (``e.g.``, ``et al.``, ``Fig.``...) or a
 single letter (initials). Chinese cuts after ``。``, ``！`` or ``？`` (with any closing quote),
-and after English sentence ends inside Chinese text. A newline is always a cut.
+and after English sentence ends inside Chinese text, including an English sentence followed
+directly by a Chinese one. A newline is always a cut. :func:`sentence_spans` without a
+language uses the Chinese rules (a superset of the English ones) for any text that holds
+Chinese characters, so mixed English / Chinese documents are cut between their sentences.
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ ABBREVIATIONS = frozenset(
 
 _EN_CANDIDATE = re.compile(r"[.!?][\"')\]]*(?=\s+[\"'(\[]*[A-Z0-9])")
 _ZH_CANDIDATE = re.compile(r"[。！？!?][”’」』）)]*")
+_CJK = "\u4e00-\u9fff\u3400-\u4dbf"
+# An English sentence end followed by a Chinese sentence ("... cancer. 患者有...").
+_EN_BEFORE_ZH = re.compile(rf"[.!?][\"')\]]*(?=\s*[{_CJK}])")
+_HAS_CJK = re.compile(rf"[{_CJK}]")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 _NEWLINES = re.compile(r"\n+")
 # "2. 5" is a decimal in NCBI-disease's tokenised text, "1." or "IV." an enumerator.
@@ -129,9 +136,8 @@ def _cut_points(text: str, language: str) -> list[int]:
     if language == "zh":
         cuts += [m.end() for m in _ZH_CANDIDATE.finditer(text)]
         # Chinese text often mixes in English sentences.
-        cuts += [
-            m.end() for m in _EN_CANDIDATE.finditer(text) if not _no_cut_after(text, m.start())
-        ]
+        english_ends = [*_EN_CANDIDATE.finditer(text), *_EN_BEFORE_ZH.finditer(text)]
+        cuts += [m.end() for m in english_ends if not _no_cut_after(text, m.start())]
     else:
         cuts += [
             m.end() for m in _EN_CANDIDATE.finditer(text) if not _no_cut_after(text, m.start())
@@ -149,8 +155,12 @@ def _trim(text: str, start: int, end: int) -> Span | None:
 
 
 def sentence_spans(text: str, language: str | None = None) -> list[Span]:
-    """Split ``text`` into sentence spans; whitespace between sentences belongs to none."""
-    language = language or detect_language(text)
+    """Split ``text`` into sentence spans; whitespace between sentences belongs to none.
+
+    Without a ``language``, text holding any Chinese character is cut with the Chinese rules
+    (which also cut English sentences), so each sentence of a mixed document stands alone.
+    """
+    language = language or ("zh" if _HAS_CJK.search(text) else "en")
     spans: list[Span] = []
     start = 0
     for cut in [*_cut_points(text, language), len(text)]:

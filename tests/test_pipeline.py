@@ -254,3 +254,97 @@ def test_any_text_gets_valid_offsets_or_none(tagger, texts):
             assert (
                 0 <= e["start"] < e["end"] <= len(text) and text[e["start"] : e["end"]] == e["word"]
             )
+
+
+# ---------------------------------------------------------------- one answer per span, mixed text
+
+MIXED = (
+    "BRCA1 and BRCA2 mutations increase the risk of breast and ovarian cancer. "
+    "患者有2型糖尿病，服用二甲双胍。Tamoxifen reduces the risk."
+)
+
+
+def bundled_type_sets():
+    from hf_bioner.pipeline import DEFAULT_MODEL, type_sets_from_config
+
+    return type_sets_from_config(json.loads((DEFAULT_MODEL / "hf_bioner_config.json").read_text()))
+
+
+def test_covering_type_sets_prompt_each_distinct_type_once():
+    from hf_bioner.pipeline import covering_type_sets
+
+    sets = bundled_type_sets()
+    english = [s for s in sets.values() if s.language == "en"]
+    assert [s.labels for s in english] == [
+        ["Disease"],
+        ["Chemical", "Disease"],
+        ["protein", "DNA", "RNA", "cell_type", "cell_line"],
+    ]
+    # NCBI-disease's {Disease} is inside BC5CDR's set: prompted once, through BC5CDR.
+    assert covering_type_sets(english) == [sets["bc5cdr"], sets["jnlpba"]]
+    # Of two identical sets the first stays; unrelated sets all stay.
+    assert covering_type_sets([sets["jnlpba"], sets["jnlpba"]]) == [sets["jnlpba"]]
+    assert covering_type_sets([sets["cmeee"]]) == [sets["cmeee"]]
+
+
+def test_mixed_document_gets_each_sentences_own_language(tagger):
+    prepared = tagger.preprocess(MIXED)
+    by_sentence = {}
+    for unit in prepared["units"]:
+        by_sentence.setdefault(unit["sentence"], set()).add(unit["type_set"].language)
+    assert by_sentence == {
+        "BRCA1 and BRCA2 mutations increase the risk of breast and ovarian cancer.": {"en"},
+        "患者有2型糖尿病，服用二甲双胍。": {"zh"},
+        "Tamoxifen reduces the risk.": {"en"},
+    }
+    for unit in prepared["units"]:
+        assert MIXED[unit["offset"] : unit["offset"] + len(unit["sentence"])] == unit["sentence"]
+
+
+def test_same_span_with_two_types_gets_one_answer(tagger):
+    from hf_bioner.pipeline import one_type_per_span
+    from hf_bioner.schema import type_set
+
+    text = "Tamoxifen binds BRCA2."
+    bc5cdr, jnlpba = type_set("bc5cdr"), type_set("jnlpba")
+    units = [
+        {"offset": 0, "sentence": text, "type_set": bc5cdr, "rank": 0},
+        {"offset": 0, "sentence": text, "type_set": jnlpba, "rank": 1},
+    ]
+
+    def entity(start, end, label, score):
+        return {"entity_group": label, "start": start, "end": end,
+                "word": text[start:end], "score": score}  # fmt: skip
+
+    found = [
+        (entity(0, 9, "Chemical", 0.8), units[0]),
+        (entity(0, 9, "protein", 0.3), units[1]),
+        (entity(16, 21, "Chemical", 0.2), units[0]),
+        (entity(16, 21, "protein", 0.9), units[1]),
+        (entity(16, 19, "DNA", 0.1), units[1]),  # a nested span is not a conflict
+    ]
+    kept = one_type_per_span(found)
+    assert [(e["start"], e["end"], e["entity_group"]) for e, _ in kept] == [
+        (0, 9, "Chemical"),
+        (16, 21, "protein"),
+        (16, 19, "DNA"),
+    ]
+    # Without selector scores the type set prompted first wins.
+    for e, _ in found:
+        e["score"] = None
+    kept = one_type_per_span(found)
+    assert [(e["start"], e["end"], e["entity_group"]) for e, _ in kept] == [
+        (0, 9, "Chemical"),
+        (16, 21, "Chemical"),
+        (16, 19, "DNA"),
+    ]
+
+
+def test_num_threads_is_applied_for_the_call_and_restored(tagger):
+    import torch
+
+    before = torch.get_num_threads()
+    tagger("Ataxia is rare.", max_new_tokens=4, num_threads=1)
+    assert torch.get_num_threads() == before
+    with pytest.raises(BioNerInputError, match="num_threads must be a positive integer"):
+        tagger("Ataxia is rare.", num_threads=0)
