@@ -245,6 +245,7 @@ class BioNerPipeline(Pipeline):
         # Set before Pipeline.__init__, which already calls _sanitize_parameters.
         self.bioner_config = config
         self.scheme = config["scheme"]
+        self.prompt_style = config.get("prompt_style", "full")
         self.type_sets = type_sets_from_config(config)
         if kwargs.get("tokenizer") is None:
             kwargs["tokenizer"] = getattr(model, "hf_bioner_tokenizer", None)
@@ -361,6 +362,8 @@ class BioNerPipeline(Pipeline):
         problem = text_problem(text)
         if problem:
             raise BioNerInputError(problem)
+        # Zero-shot types need their definitions; trained ones the prompt the model learned.
+        style = "full" if isinstance(types, Mapping) else self.prompt_style
         units = []
         spans = sentence_spans(text, language)
         for start, end in (piece for s, e in spans for piece in bounded_units(text, s, e)):
@@ -373,7 +376,7 @@ class BioNerPipeline(Pipeline):
                         "sentence": sentence,
                         "type_set": types_,
                         "rank": rank,
-                        "prompt": instruction(sentence, types_, self.scheme),
+                        "prompt": instruction(sentence, types_, self.scheme, style),
                     }
                 )
         return {"text": text, "units": units}

@@ -2,7 +2,10 @@
 
 The prompt names the entity types with a short definition each, in the language of the
 corpus (English for English corpora, Chinese for Chinese), says how to answer in the chosen
-tagging scheme, and ends with the sentence. The completion is the sentence encoded by
+tagging scheme, and ends with the sentence. The ``short`` prompt style names the types only:
+a model trained on a corpus has learned its types and the answer format, and on a CPU every
+prompt token costs as much as an answer token (in training and in tagging). Zero-shot types
+always get the ``full`` prompt, whose definitions are all the model knows of them. The completion is the sentence encoded by
 :func:`hf_bioner.tagging.encode`. These are TRL's ``prompt``/``completion`` columns, so the
 trainer puts the loss on the completion only.
 """
@@ -17,6 +20,7 @@ from hf_bioner.schema import BioNerInputError, Record, TypeSet, type_set
 from hf_bioner.tagging import EMPTY_TARGET, SCHEMES, encode, inexpressible
 
 MIX_STRATEGIES = ("proportional", "uniform", "temperature")
+PROMPT_STYLES = ("full", "short")
 
 # Short on purpose: on a CPU the prompt costs as much compute per token as the answer, and
 # the types' definitions already carry the meaning.
@@ -34,17 +38,35 @@ TEMPLATES = {
     "zh": "标注医学实体。\n类型：\n{types}\n{how}没有实体则回答{empty}\n句子：{text}\n答案：\n",
 }
 
+SHORT_TEMPLATES = {
+    "en": "Tag {names}.\nSentence: {text}\nAnswer:\n",
+    "zh": "标注{names}。\n句子：{text}\n答案：\n",
+}
+NAME_SEPARATORS = {"en": ", ", "zh": "、"}
 
-def instruction(text: str, types: TypeSet, scheme: str = "paper") -> str:
-    """The prompt for one sentence: types with definitions, answer format, the sentence."""
+
+def check_prompt_style(style: str) -> None:
+    if style not in PROMPT_STYLES:
+        raise BioNerInputError(f"unknown prompt style {style!r}; valid: {', '.join(PROMPT_STYLES)}")
+
+
+def instruction(text: str, types: TypeSet, scheme: str = "paper", style: str = "full") -> str:
+    """The prompt for one sentence: types (with definitions in the ``full`` style), answer
+    format (``full`` only), the sentence."""
     if scheme not in SCHEMES:
         raise BioNerInputError(f"unknown scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
+    check_prompt_style(style)
+    if style == "short":
+        names = NAME_SEPARATORS[types.language].join(types.names)
+        return SHORT_TEMPLATES[types.language].format(names=names, text=text)
     listing = "\n".join(f"- {t.name}: {t.definition}" for t in types.types)
     how = ANSWER_FORMATS[types.language, scheme].format(example=types.types[0].name)
     return TEMPLATES[types.language].format(types=listing, how=how, empty=EMPTY_TARGET, text=text)
 
 
-def prompt_completion(record: Record, scheme: str = "paper", types: TypeSet | None = None) -> dict:
+def prompt_completion(
+    record: Record, scheme: str = "paper", types: TypeSet | None = None, style: str = "full"
+) -> dict:
     """One training row: ``prompt``, ``completion`` and where it came from."""
     types = types or type_set(record["corpus"])
     target = encode(
@@ -55,7 +77,7 @@ def prompt_completion(record: Record, scheme: str = "paper", types: TypeSet | No
         type_order=types.labels,
     )
     return {
-        "prompt": instruction(record["text"], types, scheme),
+        "prompt": instruction(record["text"], types, scheme, style),
         "completion": target,
         "id": record["id"],
         "corpus": record["corpus"],
@@ -119,11 +141,13 @@ def mix_rows(
     return mixed, counts
 
 
-def rows_from_records(records: Iterable[Record], scheme: str = "paper") -> list[dict]:
+def rows_from_records(
+    records: Iterable[Record], scheme: str = "paper", style: str = "full"
+) -> list[dict]:
     """Prompt/completion rows of many records (type set looked up per corpus)."""
     cache: dict[str, TypeSet] = {}
     rows = []
     for record in records:
         types = cache.setdefault(record["corpus"], type_set(record["corpus"]))
-        rows.append(prompt_completion(record, scheme, types))
+        rows.append(prompt_completion(record, scheme, types, style))
     return rows

@@ -37,7 +37,15 @@ from pathlib import Path
 
 from hf_bioner import paths
 from hf_bioner.corpora import corpus_spec, load_records
-from hf_bioner.prompts import ANSWER_FORMATS, MIX_STRATEGIES, TEMPLATES, mix_rows, rows_from_records
+from hf_bioner.prompts import (
+    ANSWER_FORMATS,
+    MIX_STRATEGIES,
+    SHORT_TEMPLATES,
+    TEMPLATES,
+    check_prompt_style,
+    mix_rows,
+    rows_from_records,
+)
 from hf_bioner.schema import BioNerInputError, Record, type_set
 from hf_bioner.tagging import SCHEMES
 
@@ -55,6 +63,7 @@ class TrainConfig:
     base: str = "smollm2-135m"
     corpora: list[str] = field(default_factory=lambda: ["ncbi_disease"])
     scheme: str = "paper"
+    prompt_style: str = "full"  # "short": type names only (see hf_bioner.prompts)
     data_dir: str | None = None
     # data mix
     mix: str = "temperature"
@@ -75,6 +84,12 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: str | list[str] = "all-linear"
+    # full fine-tuning (lora=False): the input embeddings (and a head tied to them) stay
+    # frozen unless asked; for Gemma 3 they are 168M of its 270M weights
+    train_embeddings: bool = False
+    # the loss's softmax over the "full" vocabulary or only the tokens the training
+    # "completions" use (hf_bioner.sft; CPU loss only, the fused GPU head is always full)
+    loss_vocabulary: str = "full"
     # device (None = pick per device, see module docstring)
     bf16: bool | None = None
     padding_free: bool | None = None
@@ -105,6 +120,11 @@ class TrainConfig:
             raise BioNerInputError(f"unknown scheme {self.scheme!r}; valid: {', '.join(SCHEMES)}")
         if self.mix not in MIX_STRATEGIES:
             raise BioNerInputError(f"unknown mix {self.mix!r}; valid: {', '.join(MIX_STRATEGIES)}")
+        check_prompt_style(self.prompt_style)
+        if self.loss_vocabulary not in ("full", "completions"):
+            raise BioNerInputError(
+                f"unknown loss vocabulary {self.loss_vocabulary!r}; valid: full, completions"
+            )
 
     @property
     def run_name(self) -> str:
@@ -131,7 +151,8 @@ def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dic
     """Mixed, shuffled prompt/completion rows and a record of the exact mix."""
     parts = {}
     for name in config.corpora:
-        rows = rows_from_records(load_records(name, "train", config.data_dir), config.scheme)
+        records = load_records(name, "train", config.data_dir)
+        rows = rows_from_records(records, config.scheme, config.prompt_style)
         rows, too_long = _fit_length(rows, tokenizer, config.max_length)
         if too_long:
             logger.warning(
@@ -313,6 +334,7 @@ def model_config(config: TrainConfig) -> dict:
         "base_model": config.base,
         "adapter": config.lora,
         "scheme": config.scheme,
+        "prompt_style": config.prompt_style,
         "corpora": config.corpora,
         "entity_types": {
             name: {
@@ -323,6 +345,7 @@ def model_config(config: TrainConfig) -> dict:
         },
         "prompt_templates": {
             "template": TEMPLATES,
+            "short_template": SHORT_TEMPLATES,
             "how": {f"{lang}/{scheme}": text for (lang, scheme), text in ANSWER_FORMATS.items()},
         },
     }
@@ -398,17 +421,20 @@ def train(config: TrainConfig) -> dict:
             target_modules=config.target_modules,
             task_type="CAUSAL_LM",
         )
+    elif not config.train_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     curve: list[dict] = []
     # TRL's fused LM head is fast only with its GPU kernel (see hf_bioner.sft).
     fused = _cuda() if config.fused_lm_head is None else config.fused_lm_head
-    trainer_class = SFTTrainer if fused else CompletionSFTTrainer
-    trainer = trainer_class(
+    options = {} if fused else {"loss_vocabulary": config.loss_vocabulary}
+    trainer = (SFTTrainer if fused else CompletionSFTTrainer)(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=_callbacks(config, dev, output, curve),
+        **options,
     )
     resume = config.resume and any(config.checkpoints().glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if resume else None)
@@ -431,6 +457,10 @@ def train(config: TrainConfig) -> dict:
         "steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
         "train_tokens": trainer.state.num_input_tokens_seen,
+        "completion_tokens": getattr(trainer, "completion_tokens_seen", None),
+        "loss_vocabulary_size": (
+            None if getattr(trainer, "vocabulary", None) is None else len(trainer.vocabulary)
+        ),
         "train_loss": result.training_loss,
         "seconds": round(time.time() - started, 1),
         "train_seconds": result.metrics.get("train_runtime"),
