@@ -4,6 +4,10 @@ The model (``BIONER_MODEL``: a folder or Hub id; default: the model bundled with
 loads in a background thread so the page is up at once and says it is loading. Entities are
 tagged with every selector score kept, then filtered in the page by the score slider and
 the type checkboxes, so moving the slider needs no new generation.
+
+Types are shown by their readable names (``dis`` as "Disease (疾病)"); the checkboxes, the
+``data-type`` of each highlight, the table's code column and the downloads keep the stable
+codes that the library returns.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from hf_bioner.schema import readable_type_name  # noqa: E402
+
 MAX_CHARS = 20_000  # longer text is refused with a message (use the file upload)
 MAX_FILE_DOCUMENTS = 200
 EXAMPLES = [
@@ -28,8 +34,10 @@ EXAMPLES = [
     "IL-2 gene expression in activated human T cells requires NF-kappa B binding.",
     "患者3天前出现发热、咳嗽，胸部CT提示右下肺炎，予头孢曲松抗感染治疗。",
 ]
+# One colour per bundled type (16), then grey; the highlights and the legend share them.
 COLORS = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#a5f3fc",
-          "#fed7aa", "#d9f99d", "#e5e7eb"]  # fmt: skip
+          "#fed7aa", "#d9f99d", "#c7d2fe", "#99f6e4", "#f5d0fe", "#fef08a", "#fda4af",
+          "#bae6fd", "#d6d3d1", "#e5e7eb"]  # fmt: skip
 
 
 class ModelHolder:
@@ -63,9 +71,15 @@ class ModelHolder:
         return self.tagger
 
     def types(self) -> list[str]:
+        """The model's type codes, in its type sets' order (English corpora, then CMeEE)."""
         if self.tagger is None:
             return []
-        return sorted({t.label for s in self.tagger.type_sets.values() for t in s.types})
+        codes = (t.label for s in self.tagger.type_sets.values() for t in s.types)
+        return list(dict.fromkeys(codes))
+
+    def type_choices(self) -> list[tuple[str, str]]:
+        """(readable name, code) per type: a person ticks names, the filter gets codes."""
+        return [(readable_type_name(code), code) for code in self.types()]
 
     def default_threshold(self) -> float:
         selector = self.tagger.selector if self.tagger is not None else None
@@ -95,16 +109,18 @@ def nested_html(text: str, entities: list[dict], labels: list[str]) -> str:
         while open_ and open_[-1]["end"] <= index:
             e = open_.pop()
             text_until(e["end"])
-            parts.append(f'<sup class="bioner-type">{html.escape(e["entity_group"])}</sup></mark>')
+            name = html.escape(readable_type_name(e["entity_group"]))
+            parts.append(f'<sup class="bioner-type">{name}</sup></mark>')
 
     for e in sorted(entities, key=lambda e: (e["start"], -e["end"])):
         close_until(e["start"])
         if open_ and e["end"] > open_[-1]["end"]:
             continue  # crosses the open entity
         text_until(e["start"])
-        label = html.escape(e["entity_group"])
+        code = html.escape(e["entity_group"])
+        title = html.escape(readable_type_name(e["entity_group"]))
         score = "" if e["score"] is None else f" score {e['score']:.2f}"
-        parts.append(f'<mark class="bioner-entity" data-type="{label}" title="{label}{score}" '
+        parts.append(f'<mark class="bioner-entity" data-type="{code}" title="{title}{score}" '
                      f'style="background:{color_of(e["entity_group"], labels)}">')  # fmt: skip
         open_.append(e)
     close_until(len(text))
@@ -121,6 +137,12 @@ def outermost(entities: list[dict]) -> list[dict]:
         if not kept or e["start"] >= kept[-1]["end"]:
             kept.append(e)
     return kept
+
+
+def legend_colors(shown: list[dict], labels: list[str]) -> dict[str, str]:
+    """The legend's colour per readable name of the types shown, the nested view's colours."""
+    codes = dict.fromkeys(e["entity_group"] for e in shown)
+    return {readable_type_name(code): color_of(code, labels) for code in codes}
 
 
 def visible(entities: list[dict], threshold: float, types: list[str]) -> list[dict]:
@@ -157,11 +179,13 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
             return None, "", [], ""
         text, labels = state["text"], holder.types()
         shown = visible(state["entities"], threshold, types or labels)
-        highlighted = {"text": text, "entities": [
-            {"entity": e["entity_group"], "start": e["start"], "end": e["end"]}
-            for e in outermost(shown)]}  # fmt: skip
-        rows = [[e["entity_group"], e["word"], e["start"], e["end"],
-                 None if e["score"] is None else round(e["score"], 3)] for e in shown]  # fmt: skip
+        spans = [{"entity": readable_type_name(e["entity_group"]), "start": e["start"],
+                  "end": e["end"]} for e in outermost(shown)]  # fmt: skip
+        highlighted = gr.update(value={"text": text, "entities": spans},
+                                color_map=legend_colors(shown, labels))  # fmt: skip
+        rows = [[readable_type_name(e["entity_group"]), e["entity_group"], e["word"], e["start"],
+                 e["end"], None if e["score"] is None else round(e["score"], 3)]
+                for e in shown]  # fmt: skip
         hidden = len(state["entities"]) - len(shown)
         note = f"{len(shown)} entities" + (f" ({hidden} hidden by the filters)" if hidden else "")
         return highlighted, nested_html(text, shown, labels), rows, note
@@ -204,7 +228,7 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
             highlighted = gr.HighlightedText(label="Entities", show_legend=True,
                                              elem_id="highlighted")  # fmt: skip
             nested = gr.HTML(elem_id="nested")
-            table = gr.Dataframe(headers=["type", "text", "start", "end", "score"],
+            table = gr.Dataframe(headers=["type", "code", "text", "start", "end", "score"],
                                  label="All entities (nested included)", elem_id="table")  # fmt: skip
         with gr.Tab("File"):
             upload = gr.File(label=".txt (one document per line), .jsonl or PubTator",
@@ -224,9 +248,8 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
 
         def when_ready():
             holder.ready.wait()
-            labels = holder.types()
             value = holder.default_threshold()
-            return (status(), gr.update(choices=labels), gr.update(value=value),
+            return (status(), gr.update(choices=holder.type_choices()), gr.update(value=value),
                     gr.update(value=value))  # fmt: skip
 
         demo.load(when_ready, None, [state_line, types, threshold, file_threshold])
