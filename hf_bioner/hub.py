@@ -12,16 +12,21 @@
 * ``README.md``, a model card rendered from ``model_cards/bioner_model.md`` with YAML
   metadata and a ``model-index`` from a named benchmark result file.
 
-:func:`push_folder` uploads such a folder (or a corpus export) with ``huggingface_hub``.
+:func:`render_model_card` renders that card from a model folder alone (no weights loaded):
+the bundled model's card, ``model_cards/bioner-gemma-270m.md``, is written with it
+(``python -m hf_bioner.hub``), and a test checks the file still equals its rendering, so its
+figures cannot drift from the result files. :func:`push_folder` uploads a folder (or a
+corpus export) with ``huggingface_hub``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from hf_bioner.schema import BioNerInputError
+from hf_bioner.schema import TYPE_MEANINGS, BioNerInputError, readable_type_name
 
 PIPELINE_MODULE = "bioner_pipeline"
 # model_cards/bioner_model.md, linked into the package so that an installed hf-bioner has it.
@@ -39,7 +44,8 @@ BASE_MODEL_IDS = {
     "smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",
 }
 CORPUS_NAMES = {"ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR", "jnlpba": "JNLPBA",
-                "cmeee": "CMeEE", "genia": "GENIA"}  # fmt: skip
+                "cmeee": "CMeEE", "genia": "GENIA", "cmeee_v2": "CMeEE-V2",
+                "ncbi_disease_original": "NCBI-disease (original_types=True)"}  # fmt: skip
 
 PIPELINE_SHIM = '''"""The bio-ner pipeline of this model; the implementation is in the hf-bioner package."""
 
@@ -62,22 +68,110 @@ def _template() -> str:
     return TEMPLATE.read_text(encoding="utf-8")
 
 
+def type_rows(entity_types: Mapping[str, Mapping]) -> list[dict]:
+    """One row per type code: its readable name, meaning, and the corpora that use it.
+
+    ``entity_types`` is ``{corpus: {"language", "types": [{"label", "definition"}, ...]}}``
+    (a model's ``hf_bioner_config.json``). Names and meanings come from
+    :data:`hf_bioner.schema.READABLE_TYPE_NAMES` and :data:`~hf_bioner.schema.TYPE_MEANINGS`
+    (a type they do not know keeps its code and its own definition), so the model card and
+    the README's table say what the Space and the command line show.
+    """
+    rows: dict[str, dict] = {}
+    for corpus, spec in entity_types.items():
+        for t in spec["types"]:
+            row = rows.setdefault(t["label"], {
+                "code": t["label"], "name": readable_type_name(t["label"]),
+                "meaning": TYPE_MEANINGS.get(t["label"], t["definition"]),
+                "corpora": [], "language": spec["language"],
+            })  # fmt: skip
+            row["corpora"].append(CORPUS_NAMES.get(corpus, corpus))
+    return [{**row, "corpora": ", ".join(row["corpora"])} for row in rows.values()]
+
+
+def type_table(entity_types: Mapping[str, Mapping]) -> str:
+    """:func:`type_rows` as the Markdown table of the model card and the README."""
+    lines = ["| code | readable name | meaning | corpus | language |", "|---|---|---|---|---|"]
+    lines += [f"| `{r['code']}` | {r['name']} | {r['meaning']} | {r['corpora']} | {r['language']} |"
+              for r in type_rows(entity_types)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def known_types_table() -> str:
+    """:func:`type_table` of every corpus hf-bioner reads (the README's table)."""
+    from hf_bioner.schema import TYPE_SETS
+
+    return type_table({corpus: {"language": types.language,
+                                "types": [{"label": t.label, "definition": t.definition}
+                                          for t in types.types]}
+                       for corpus, types in TYPE_SETS.items()})  # fmt: skip
+
+
+def training_seconds(summary: Mapping) -> tuple[float, list[float]]:
+    """Seconds spent training (total, per run): a resumed training is several runs.
+
+    A resumed run's ``log_history`` starts with the entries of the checkpoint it resumed from,
+    and the trainer's clock (``train_runtime``, logged at every logging step) restarts at each
+    resume, so a drop in it marks a new run. Falls back to the summary's own seconds.
+    """
+    runs: list[float] = []
+    last = None
+    for row in summary.get("log_history") or []:
+        runtime = row.get("train_runtime")
+        if runtime is None:
+            continue
+        if last is not None and runtime < last:
+            runs.append(last)
+        last = runtime
+    if last is None:
+        seconds = summary.get("train_seconds") or summary.get("seconds") or 0
+        return float(seconds), [float(seconds)]
+    runs.append(last)
+    return sum(runs), runs
+
+
+def _training_time(summary: Mapping) -> str:
+    total, runs = training_seconds(summary)
+    text = f"{round(total / 60)} minutes of training"
+    if len(runs) > 1:
+        parts = ", then ".join(f"{seconds:,.0f} s" for seconds in runs)
+        text += f" in {len(runs)} runs ({parts}; each later run resumed from a checkpoint)"
+    return text
+
+
+def _is_sample(sizes: Mapping) -> bool:
+    """Whether a result's sentences are a sample of its split (``evaluate_model.py --limit``)."""
+    return bool(sizes.get("units_in_split")) and sizes["units"] < sizes["units_in_split"]
+
+
+def _dataset_name(corpus: str, sizes: Mapping) -> str:
+    """The pretty dataset name of a result, saying when it is a sample of its split."""
+    name = CORPUS_NAMES.get(corpus, corpus)
+    if _is_sample(sizes):
+        return (f"{name} ({sizes['units']} of {sizes['units_in_split']} {sizes['split']} "
+                "sentences, seeded sample)")  # fmt: skip
+    return name
+
+
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                results_file: str | None, has_selector: bool,
                ablation: dict | None = None, ablation_file: str | None = None) -> str:  # fmt: skip
     """The README.md of a model repository: metadata + model-index + usage + scores.
 
     ``results``: an ``evaluate_model.py`` result (the model-index); ``ablation``: a
-    ``selector_ablation.py`` result on the same predictions (an extra column).
+    ``selector_ablation.py`` result on the same predictions (an extra column). A result on a
+    sample of a split says so in its dataset name and in the table.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     corpora = config["corpora"]
     rows, eval_results = [], []
     for corpus, scores in ((results or {}).get("corpora") or {}).items():
-        split = results["data"][corpus]["split"]
-        rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus), "split": split,
-                     "units": results["data"][corpus]["units"],
+        sizes = results["data"][corpus]
+        split, sampled = sizes["split"], _is_sample(sizes)
+        rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus), "split": split, "sampled": sampled,
+                     "units": f"{sizes['units']} of {sizes['units_in_split']}" if sampled
+                     else sizes["units"],
                      **{k: f"{100 * scores[k]:.2f}" for k in ("precision", "recall", "f1")}})  # fmt: skip
         selected = ((ablation or {}).get("corpora") or {}).get(corpus, {}).get("with")
         rows[-1]["with_selector"] = f"{100 * selected['f1']:.2f}" if selected else "–"
@@ -87,7 +181,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                     task_type="token-classification",
                     task_name="Named entity recognition",
                     dataset_type=DATASET_IDS.get(corpus, corpus),
-                    dataset_name=CORPUS_NAMES.get(corpus, corpus),
+                    dataset_name=_dataset_name(corpus, sizes),
                     dataset_split=split,
                     metric_type=metric,
                     metric_name=f"strict micro {metric}",
@@ -109,16 +203,14 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
     train_config = summary.get("config", {})
     mix = ", ".join(f"{CORPUS_NAMES.get(c, c)} {m['taken']}"
                     for c, m in summary.get("data_mix", {}).items())  # fmt: skip
-    type_rows = [{"corpus": CORPUS_NAMES.get(c, c), "language": spec["language"],
-                  "types": ", ".join(t["label"] for t in spec["types"])}
-                 for c, spec in config["entity_types"].items()]  # fmt: skip
+    tokens = summary.get("train_tokens")
     card = ModelCard.from_template(
         data,
         template_str=_template(),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
         has_selector=has_selector,
-        type_rows=type_rows,
+        type_table=type_table(config["entity_types"]),
         base_model=config.get("base_model"),
         adapter=config.get("adapter"),
         lora_r=train_config.get("lora_r"),
@@ -126,10 +218,11 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         scheme=config["scheme"],
         mix=mix or "not recorded",
         steps=summary.get("steps", "?"),
-        tokens=summary.get("train_tokens", "?"),
-        minutes=round(summary.get("seconds", 0) / 60),
+        tokens=f"{tokens:,}" if isinstance(tokens, int) else "?",
+        training_time=_training_time(summary),
         machine=(summary.get("machine") or {}).get("cpu", "unknown machine"),
         results_rows=rows,
+        sampled=any(row["sampled"] for row in rows),
         results_file=results_file,
         results_note=_results_note(results),
         selector_note=(
@@ -148,6 +241,36 @@ def _results_note(results: dict | None) -> str:
     machine = results.get("machine", {})
     return (f"measured {results.get('date', '?')[:10]} on {machine.get('cpu', '?')} "
             f"with `{results.get('command', '?')}`")  # fmt: skip
+
+
+def _read_results(results_file: str | Path | None) -> dict | None:
+    """An ``evaluate_model.py`` result, with the main decoding's per-corpus scores on top."""
+    if not results_file:
+        return None
+    results = json.loads(Path(results_file).read_text())
+    if "corpora" not in results:
+        # evaluate_model.py nests per-corpus scores under the main decoding.
+        results = {**results, "corpora": results["decodings"][results["main_decoding"]]["corpora"]}
+    return results
+
+
+def render_model_card(model_dir: str | Path, repo_id: str,
+                      results_file: str | Path | None = None,
+                      ablation_file: str | Path | None = None) -> str:  # fmt: skip
+    """The model card of an ``hf-bioner train`` folder, read from its configs alone."""
+    from hf_bioner.selector import SELECTOR_DIR
+    from hf_bioner.training import MODEL_CONFIG_NAME
+
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text())
+    summary_path = model_dir / "training_summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    ablation = json.loads(Path(ablation_file).read_text()) if ablation_file else None
+    card = model_card(config, summary, _read_results(results_file), repo_id,
+                      results_file and Path(results_file).name, (model_dir / SELECTOR_DIR).is_dir(),
+                      ablation, ablation_file and Path(ablation_file).name)  # fmt: skip
+    check_card(card)
+    return card
 
 
 def check_card(text: str) -> dict:
@@ -194,22 +317,12 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     (out / f"{PIPELINE_MODULE}.py").write_text(PIPELINE_SHIM, encoding="utf-8")
     merged = {**config, "adapter": False, "merged_from": str(model_dir)}
     (out / MODEL_CONFIG_NAME).write_text(json.dumps(merged, indent=2, ensure_ascii=False))
-    has_selector = (model_dir / SELECTOR_DIR).is_dir()
-    if has_selector:
+    if (model_dir / SELECTOR_DIR).is_dir():
         shutil.copytree(model_dir / SELECTOR_DIR, out / SELECTOR_DIR)
     summary_path = model_dir / "training_summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     if summary_path.exists():
         shutil.copy(summary_path, out / summary_path.name)
-    results = json.loads(Path(results_file).read_text()) if results_file else None
-    if results is not None and "corpora" not in results:
-        # evaluate_model.py nests per-corpus scores under the main decoding.
-        results = {**results, "corpora": results["decodings"][results["main_decoding"]]["corpora"]}
-    ablation = json.loads(Path(ablation_file).read_text()) if ablation_file else None
-    card = model_card(config, summary, results, repo_id,
-                      results_file and Path(results_file).name, has_selector,
-                      ablation, ablation_file and Path(ablation_file).name)  # fmt: skip
-    check_card(card)
+    card = render_model_card(model_dir, repo_id, results_file, ablation_file)
     (out / "README.md").write_text(card, encoding="utf-8")
     return out
 
@@ -232,3 +345,30 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
     except Exception as err:  # network, auth and Hub errors all end here: say which
         raise BioNerInputError(f"upload to {repo_id} failed: {type(err).__name__}: {err}") from None
     return str(info)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write a model card without building the repository: ``python -m hf_bioner.hub``.
+
+    With no arguments, the bundled model's card (``model_cards/bioner-gemma-270m.md``) from
+    its result files.
+    """
+    import argparse
+
+    root = Path(__file__).resolve().parent.parent
+    results = root / "benchmarks" / "results"
+    parser = argparse.ArgumentParser(prog="python -m hf_bioner.hub", description=main.__doc__)
+    parser.add_argument("--model", default=str(Path(__file__).resolve().parent / "default_model"))
+    parser.add_argument("--repo-id", default="hf-bioner/bioner-gemma-270m")
+    parser.add_argument("--results", default=str(results / "eval_gemma-joint-inline-200.json"))
+    parser.add_argument("--selector-results",
+                        default=str(results / "selector_ablation_gemma-joint-inline.json"))  # fmt: skip
+    parser.add_argument("--out", default=str(root / "model_cards" / "bioner-gemma-270m.md"))
+    args = parser.parse_args(argv)
+    card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)
+    Path(args.out).write_text(card, encoding="utf-8")
+    print(f"model card written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

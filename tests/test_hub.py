@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+from hf_bioner.schema import type_set
 from tests.conftest import FIXTURE_CORPORA, REPO
+from tests.known_answers import whole_sentence_tagger
+
+RESULTS = REPO / "benchmarks" / "results"
 
 
-def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(
-    tiny_model, tiny_base, tmp_path
-):
+def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(tiny_base, tmp_path):
     from hf_bioner.selector import EntitySelector, SelectorConfig
 
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model, model)
+    # A LoRA adapter that tags every sentence whole (tests/known_answers.py), merged on push.
+    model = Path(whole_sentence_tagger(tmp_path / "known", tiny_base))
     selector = EntitySelector(SelectorConfig(backbone=tiny_base, lora_r=2, embedding_dim=8))
     selector.config.threshold = 0.0  # keep every entity: this checks scores are attached
     selector.save(model / "selector")
-    results = REPO / "benchmarks" / "results" / "eval_gemma-joint-inline.json"
+    results = RESULTS / "eval_gemma-joint-inline.json"
     repo = tmp_path / "repo"
     push = subprocess.run(
         [sys.executable, "-m", "hf_bioner.cli", "push", str(model), "--repo-id", "org/tiny-bioner",
@@ -39,11 +41,19 @@ def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(
 
     card = ModelCard.load(repo / "README.md")
     assert card.data.pipeline_tag == "token-classification" and "zh" in card.data.language
-    ncbi = [r for r in card.data.eval_results if r.dataset_name == "NCBI-disease"]
+    # The results are on 40 sampled sentences of each split: the model-index names say so.
+    ncbi = [r for r in card.data.eval_results if r.dataset_type == "ncbi/ncbi_disease"]
+    sample = "NCBI-disease (40 of 878 test sentences, seeded sample)"
+    assert {(r.dataset_name, r.dataset_split) for r in ncbi} == {(sample, "test")}
     saved = json.loads(results.read_text())
     f1 = saved["decodings"]["constrained"]["corpora"]["ncbi_disease"]["f1"]
     assert [r.metric_value for r in ncbi if r.metric_type == "f1"] == [round(f1, 4)]
-    assert "trust_remote_code=True" in card.text and "| NCBI-disease | test |" in card.text
+    assert "trust_remote_code=True" in card.text
+    assert "| NCBI-disease | test | 40 of 878 |" in card.text
+    # The types the model knows, with readable names and meanings.
+    for row in ("| `Disease` | Disease | disease, disorder or syndrome | NCBI-disease | en |",
+                "| `dis` | Disease (疾病) | disease, syndrome or injury | CMeEE | zh |"):  # fmt: skip
+        assert row in card.text
 
     # A fresh interpreter, hf_bioner not imported by us: transformers runs the repo's code.
     code = (
@@ -52,15 +62,64 @@ def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(
         "assert 'hf_bioner' not in sys.modules\n"
         f"p = pipeline('bio-ner', model={str(repo)!r}, trust_remote_code=True)\n"
         "print(type(p).__module__, json.dumps(p('BRCA1 mutations cause breast cancer. "
-        "患者有糖尿病。', max_new_tokens=24)))\n"
+        "患者有糖尿病。', max_new_tokens=64)))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, cwd=str(tmp_path))  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
-    module, entities = run.stdout.strip().splitlines()[-1].split(" ", 1)
+    module, printed = run.stdout.strip().splitlines()[-1].split(" ", 1)
     assert "bioner_pipeline" in module
-    for e in json.loads(entities):
-        assert isinstance(e["score"], float)
+    entities = json.loads(printed)
+    # Both sentences, whole, each scored by the selector (threshold 0 keeps them).
+    assert [(e["start"], e["end"], e["word"]) for e in entities] == [
+        (0, 36, "BRCA1 mutations cause breast cancer."), (37, 44, "患者有糖尿病。")
+    ]  # fmt: skip
+    assert entities[0]["entity_group"] == "Disease"
+    assert entities[1]["entity_group"] in type_set("cmeee").labels
+    assert all(isinstance(e["score"], float) and 0 < e["score"] < 1 for e in entities)
+
+
+def test_the_bundled_model_card_is_its_rendering_from_the_result_files():
+    """model_cards/bioner-gemma-270m.md cannot drift from the results it quotes."""
+    from hf_bioner.hub import render_model_card
+    from hf_bioner.pipeline import DEFAULT_MODEL
+
+    rendered = render_model_card(DEFAULT_MODEL, "hf-bioner/bioner-gemma-270m",
+                                 RESULTS / "eval_gemma-joint-inline-200.json",
+                                 RESULTS / "selector_ablation_gemma-joint-inline.json")  # fmt: skip
+    card = (REPO / "model_cards" / "bioner-gemma-270m.md").read_text(encoding="utf-8")
+    assert card == rendered, "model card out of date: run python -m hf_bioner.hub"
+    # Figures read from the files by hand: NCBI-disease F1 0.6484 (generator), 69.63 with
+    # the selector, on 200 of the 878 test sentences; 352.4 s + 4,101.8 s of training.
+    assert "| NCBI-disease | test | 200 of 878 | 63.11 | 66.67 | 64.84 | 69.63 |" in card
+    assert "74 minutes of training in 2 runs (352 s, then 4,102 s;" in card
+    for code in ("dis", "sym", "pro", "equ", "dru", "ite", "bod", "dep", "mic"):
+        assert f"| `{code}` |" in card
+
+
+def test_the_readme_lists_every_type_with_its_meaning():
+    from hf_bioner.hub import known_types_table
+    from hf_bioner.schema import READABLE_TYPE_NAMES, TYPE_SETS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert known_types_table() in readme
+    codes = {t.label for types in TYPE_SETS.values() for t in types.types}
+    assert codes == set(READABLE_TYPE_NAMES)
+    assert "| `dru` | Drug (药物) | drug or vaccine | CMeEE, CMeEE-V2 | zh |" in readme
+
+
+def test_training_time_adds_the_runs_of_a_resumed_training():
+    from hf_bioner.hub import training_seconds
+
+    # Logged every 10 steps; the clock restarts when step 30 resumes from checkpoint-20.
+    log = [{"step": 10, "loss": 1.0, "train_runtime": 50.0},
+           {"step": 20, "loss": 0.9, "train_runtime": 100.0},
+           {"step": 30, "loss": 0.8, "train_runtime": 40.0},
+           {"step": 40, "loss": 0.7, "train_runtime": 90.0},
+           {"step": 40, "train_loss": 0.85, "train_runtime": 95.0}]  # fmt: skip
+    assert training_seconds({"log_history": log}) == (195.0, [100.0, 95.0])
+    assert training_seconds({"log_history": log[:2]}) == (100.0, [100.0])
+    assert training_seconds({"seconds": 12.5}) == (12.5, [12.5])
 
 
 def test_corpus_push_local_dir_writes_parquet_and_card(tmp_path):

@@ -22,6 +22,7 @@ from hf_bioner.selector import (
 )
 from hf_bioner.selector_data import SampleConfig, boundary_variants, build_candidates
 from tests.conftest import FIXTURE_CORPORA
+from tests.known_answers import whole_sentence_tagger
 
 TYPE_SETS = {name: type_set(name) for name in ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")}
 
@@ -176,16 +177,21 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
     saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
     assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0
 
-    # The pipeline loads the selector given to it, scores every entity and filters.
-    tagger = pipeline("bio-ner", model=tiny_model, selector=str(tmp_path / "selector"))
+    # The pipeline loads the selector given to it, scores every entity and filters. The
+    # generator tags each sentence whole (tests/known_answers.py), so there are two entities.
+    known = whole_sentence_tagger(tmp_path / "known", tiny_base)
+    tagger = pipeline("bio-ner", model=known, selector=str(tmp_path / "selector"))
     text = "BRCA1 mutations cause breast cancer. 患者有糖尿病。"
-    kept_all = tagger(text, threshold=0.0, max_new_tokens=24)
-    assert all(isinstance(e["score"], float) and 0 <= e["score"] <= 1 for e in kept_all)
-    none = tagger(text, threshold=1.0, max_new_tokens=24)
-    assert all(e["score"] >= 1.0 for e in none)
-    unscored = tagger(text, use_selector=False, max_new_tokens=24)
+    sentences = [(0, 36, "BRCA1 mutations cause breast cancer."), (37, 44, "患者有糖尿病。")]
+    kept_all = tagger(text, threshold=0.0, max_new_tokens=64)
+    assert [(e["start"], e["end"], e["word"]) for e in kept_all] == sentences
+    # Probabilities of a sigmoid: strictly between 0 and 1 (rounded to 4 places).
+    assert all(isinstance(e["score"], float) and 0 < e["score"] < 1 for e in kept_all)
+    # Only a probability of exactly 1 reaches threshold 1: every entity is dropped.
+    assert tagger(text, threshold=1.0, max_new_tokens=64) == []
+    unscored = tagger(text, use_selector=False, max_new_tokens=64)
+    assert [(e["start"], e["end"], e["word"]) for e in unscored] == sentences
     assert all(e["score"] is None for e in unscored)
-    assert [(e["start"], e["end"]) for e in unscored] == [(e["start"], e["end"]) for e in kept_all]
 
 
 def test_batches_hold_every_candidate_once_and_keep_groups_whole():

@@ -355,8 +355,11 @@ def test_long_drifted_document_is_aligned_quickly():
 
 
 def test_empty_output_is_reported():
-    assert decode("", BRCA) == ([], [decode("  ", BRCA, "inline")[1][0]])
-    assert decode(" \n ", BRCA, "inline")[1]
+    reported = ([], ["empty output (a sentence without entities is 'None')"])
+    for output in ("", "  ", " \n "):
+        for scheme in SCHEMES:
+            assert decode(output, BRCA, scheme) == reported
+    assert decode("", "  ", "inline") == ([], [])  # the inline copy of a blank text is blank
 
 
 def test_chinese_drift():

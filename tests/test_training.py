@@ -49,13 +49,23 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
-    train(tiny_config(tmp_path, tiny_base, eval_size=0))
+    first = train(tiny_config(tmp_path, tiny_base, eval_size=0))
     assert (tmp_path / "checkpoints" / "checkpoint-4").is_dir()
-    summary = train(tiny_config(tmp_path, tiny_base, eval_size=0, max_steps=6, resume=True))
-    assert summary["steps"] == 6
-    # Resumed: the log has no entry for steps 1-4 from this second run.
-    assert min(row["step"] for row in summary["log_history"] if "loss" in row) >= 1
-    assert any(row["step"] == 5 for row in summary["log_history"] if "loss" in row)
+    resumed = train(tiny_config(tmp_path, tiny_base, eval_size=0, max_steps=6, resume=True))
+    assert resumed["steps"] == 6
+
+    def step_logs(summary: dict) -> list[dict]:
+        return [row for row in summary["log_history"] if "loss" in row]
+
+    assert [row["step"] for row in step_logs(first)] == [1, 2, 3, 4]
+    assert [row["step"] for row in step_logs(resumed)] == [1, 2, 3, 4, 5, 6]
+    # Steps 1-4 were not trained again: their entries are the first run's, read back from
+    # checkpoint-4 with its wall-clock runtimes. A fresh 6-step run would log its own
+    # runtimes, and other learning rates (its cosine schedule spans 6 steps, not 4).
+    assert step_logs(resumed)[:4] == step_logs(first)
+    # Step 5 counts its tokens on top of the checkpoint's.
+    seen = [row["num_input_tokens_seen"] for row in step_logs(resumed)]
+    assert seen == sorted(seen) and seen[4] > step_logs(first)[-1]["num_input_tokens_seen"]
 
 
 def test_full_fine_tuning_option(tmp_path, tiny_base):
