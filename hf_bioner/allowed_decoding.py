@@ -8,8 +8,10 @@ body) each step multiplies the hidden state by the allowed rows of the head. Two
 come for free in a loop of our own:
 
 - the beginning that every prompt of a batch shares (instructions and type definitions) is
-  read once and its key/value cache copied to every row;
-- a row that has finished leaves the batch, so the rest do not carry it;
+  read once and its key/value cache copied to every row (with a sliding-window model, until a
+  row outgrows the window: see :meth:`AllowedTokenDecoder._outgrew_window`);
+- a row that has finished (or spent its budget, :func:`~hf_bioner.constrained.answer_budget`)
+  leaves the batch, so the rest do not carry it;
 - optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder while the
   prompts are read in the model's own dtype: a step reads every weight for a handful of
   tokens, so it is bound by memory traffic, which bf16 halves (on this project's CPU a long
@@ -29,7 +31,14 @@ import copy
 import inspect
 from collections.abc import Sequence
 
-from hf_bioner.constrained import InlineAutomaton, TokenTable, next_tokens
+from hf_bioner.constrained import (
+    Answer,
+    InlineAutomaton,
+    TokenTable,
+    answer_budget,
+    answer_from_tokens,
+    next_tokens,
+)
 
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
@@ -110,31 +119,39 @@ class AllowedTokenDecoder:
         allowed = next_tokens(machine, states, self.table, self.eos_ids) if states else None
         return sorted(allowed) if allowed else None
 
-    def _shared_length(self, rows: list[list[int]], max_new_tokens: int) -> int:
+    def _shared_length(self, rows: list[list[int]]) -> int:
         """How many leading tokens to read once for the whole batch (0: none).
 
         Sharing puts each row's padding between the shared beginning and its own tokens. A
         sliding-window layer counts those padding slots inside its window, so sharing is used
-        only when every row fits in the window whole.
+        only when the padded prompts fit in the window; an answer that grows past it is read
+        again without sharing (:meth:`_outgrew_window`).
         """
         shared = shared_prefix_length(rows) if len(rows) > 1 else 0
-        longest = max(len(r) for r in rows) + max_new_tokens
+        longest = max(len(r) for r in rows)
         if shared < MIN_SHARED_TOKENS or (self.sliding_window and longest > self.sliding_window):
             return 0
         return shared
 
-    def _read_prompts(self, rows: list[list[int]], max_new_tokens: int):
-        """Prefill: the shared beginning once, then every row's own rest, left-padded.
+    def _outgrew_window(self, shared: int, attention) -> bool:
+        """Whether the next step of a shared batch would see padding slots through a sliding
+        window (a query at slot ``q`` sees slots after ``q - window``): left padding at the
+        start is harmless, padding in the middle would take the place of real tokens."""
+        return bool(shared and self.sliding_window and attention.shape[1] >= self.sliding_window)
 
-        Returns the last hidden state per row, the cache, the attention mask and each row's
-        next position.
+    def _read_prompts(self, rows: list[list[int]], share: bool = True):
+        """Prefill: the shared beginning once (if ``share``), then every row's own rest,
+        left-padded.
+
+        Returns the last hidden state per row, the cache, the attention mask, each row's next
+        position, and how many tokens were shared.
         """
         import torch
         from transformers import DynamicCache
 
         device = self.model.device
         cache = DynamicCache(config=self.model.config)
-        shared = self._shared_length(rows, max_new_tokens)
+        shared = self._shared_length(rows) if share else 0
         if shared:
             self._run(cache, input_ids=torch.tensor([rows[0][:shared]], device=device))
             cache.batch_repeat_interleave(len(rows))
@@ -147,34 +164,34 @@ class AllowedTokenDecoder:
         attention = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype, device=device),
                                mask], dim=1)  # fmt: skip
         hidden = self._run(cache, input_ids=ids, attention_mask=attention, position_ids=positions)
-        return hidden, cache, attention, positions[:, -1] + 1
+        if self.step_body is not self.body:
+            _cast_cache(cache, self.step_body.dtype)
+        return hidden, cache, attention, positions[:, -1] + 1, shared
 
     def generate(
         self,
         prompts: Sequence[str],
         constraints: Sequence[tuple[str, Sequence[str]]],
         max_new_tokens: int | None = None,
-    ) -> list[str]:
+    ) -> list[Answer]:
         """One batch: ``constraints[i] = (sentence, tag names)`` for ``prompts[i]``.
 
-        ``max_new_tokens`` defaults to :func:`hf_bioner.inference.answer_budget` of the longest
-        prompt, as for ``model.generate`` batches.
+        Row ``i`` may write ``max_new_tokens`` tokens, by default
+        :func:`~hf_bioner.constrained.answer_budget` of its sentence; a row that spends it is
+        finished and marked cut by :func:`~hf_bioner.constrained.answer_from_tokens`.
         """
         import torch
-
-        from hf_bioner.inference import answer_budget
 
         machines = [InlineAutomaton(text, names) for text, names in constraints]
         states = [m.start() for m in machines]
         rows = [self.tokenizer(p)["input_ids"] for p in prompts]
-        max_new_tokens = max_new_tokens or answer_budget(max(len(r) for r in rows))
+        budgets = [max_new_tokens or answer_budget(self.tokenizer, text, names)
+                   for text, names in constraints]  # fmt: skip
         answers: list[list[int]] = [[] for _ in prompts]
         with torch.no_grad():
-            hidden, cache, attention, position = self._read_prompts(rows, max_new_tokens)
-            if self.step_body is not self.body:
-                _cast_cache(cache, self.step_body.dtype)
+            hidden, cache, attention, position, shared = self._read_prompts(rows)
             active = list(range(len(prompts)))
-            for _ in range(max_new_tokens):
+            while active:
                 allowed = [self._allowed(machines[i], states[i]) for i in active]
                 tokens = _best_allowed(hidden, self.head, allowed)
                 keep = []
@@ -184,7 +201,8 @@ class AllowedTokenDecoder:
                     answers[row].append(token)
                     data = self.table.bytes_of[token] or b""
                     states[row] = machines[row].advance(states[row], data)  # empty: released
-                    keep.append(n)
+                    if len(answers[row]) < budgets[row]:
+                        keep.append(n)
                 if not keep:
                     break
                 if len(keep) < len(active):
@@ -193,6 +211,10 @@ class AllowedTokenDecoder:
                     attention, position = attention[index], position[index]
                     active = [active[n] for n in keep]
                     tokens = [tokens[n] for n in keep]
+                if self._outgrew_window(shared, attention):
+                    grown = [rows[i] + answers[i] for i in active]
+                    hidden, cache, attention, position, shared = self._read_prompts(grown, False)
+                    continue
                 attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
                 hidden = self._run(
                     cache,
@@ -202,7 +224,8 @@ class AllowedTokenDecoder:
                     position_ids=position[:, None],
                 )
                 position = position + 1
-        return [self.tokenizer.decode(a, skip_special_tokens=True) for a in answers]
+        return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
+                for machine, tokens, budget in zip(machines, answers, budgets, strict=True)]  # fmt: skip
 
 
 def _decoder_copy(model, body, dtype):

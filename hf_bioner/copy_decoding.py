@@ -14,9 +14,17 @@ token it is also the constrained one; the allowed set is only built when it is n
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
-from hf_bioner.constrained import InlineAutomaton, State, TokenTable, next_tokens
+from hf_bioner.constrained import (
+    Answer,
+    InlineAutomaton,
+    State,
+    TokenTable,
+    answer_from_tokens,
+    next_tokens,
+)
 
 
 class CopyDecoder:
@@ -29,6 +37,19 @@ class CopyDecoder:
         self.eos_ids = set(eos_ids)
         self.draft_length = draft_length
         self.forward_passes = 0
+        # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns).
+        parameters = inspect.signature(model.forward).parameters
+        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
+
+    def _logits(self, cache, **inputs):
+        """The model's logits for ``inputs``, extending ``cache``."""
+        import torch
+
+        inputs[self.cache_argument] = cache
+        with torch.no_grad():
+            logits = self.model(**inputs, use_cache=True).logits[0]
+        self.forward_passes += 1
+        return logits
 
     def _choose(self, logits, machine: InlineAutomaton, states: frozenset[State]) -> int:
         """The constrained greedy token for one position's logits."""
@@ -64,7 +85,10 @@ class CopyDecoder:
 
     def generate(
         self, prompt: str, sentence: str, types: Sequence[str], max_new_tokens: int
-    ) -> str:
+    ) -> Answer:
+        """The answer for one prompt; ``max_new_tokens`` is its budget (a row that spends it
+        is finished by :func:`~hf_bioner.constrained.answer_from_tokens`, as in the batched
+        decoders)."""
         import torch
         from transformers import DynamicCache
 
@@ -72,11 +96,7 @@ class CopyDecoder:
         states = machine.start()
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"].to(self.model.device)
         cache = DynamicCache()
-        with torch.no_grad():
-            logits = self.model(
-                input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1
-            ).logits[0, -1]
-        self.forward_passes += 1
+        logits = self._logits(cache, input_ids=ids, logits_to_keep=1)[-1]
         out: list[int] = []
         while len(out) < max_new_tokens:
             token = self._choose(logits, machine, states)
@@ -84,11 +104,11 @@ class CopyDecoder:
                 break
             out.append(token)
             states = machine.advance(states, self.table.bytes_of[token] or b"")  # empty: free
-            draft = self._draft(machine, states)[: max(0, max_new_tokens - len(out))]
+            if len(out) == max_new_tokens:
+                break  # budget spent: no need to read the last token
+            draft = self._draft(machine, states)[: max_new_tokens - len(out)]
             feed = torch.tensor([[token, *draft]], device=self.model.device)
-            with torch.no_grad():
-                step = self.model(input_ids=feed, past_key_values=cache, use_cache=True).logits[0]
-            self.forward_passes += 1
+            step = self._logits(cache, input_ids=feed)
             accepted = 0
             for position, guess in enumerate(draft):
                 if self._choose(step[position], machine, states) != guess:
@@ -98,4 +118,4 @@ class CopyDecoder:
                 accepted += 1
             cache.crop(-(len(draft) - accepted))  # forget the rejected part of the draft
             logits = step[accepted]
-        return self.tokenizer.decode(out, skip_special_tokens=True)
+        return answer_from_tokens(self.tokenizer, machine, out, max_new_tokens)

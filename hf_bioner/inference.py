@@ -5,6 +5,10 @@ length (so a batch pads little), left padding (so every row continues from its l
 token), greedy decoding, then :func:`hf_bioner.tagging.decode`. Inline answers can be
 constrained to valid ones (:mod:`hf_bioner.constrained`), and are then decoded by scoring only
 the allowed tokens (:mod:`hf_bioner.allowed_decoding`), as the pipeline does.
+
+Every answer has a token budget. :func:`generate_answers` says which answers spent it
+(:class:`~hf_bioner.constrained.Answer` ``cut``); a constrained answer that did is still a
+whole tagged copy of its sentence, with no tags after the cut.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from hf_bioner.constrained import Answer, answer_budget, answer_from_tokens
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, Record, TypeSet, type_set
 from hf_bioner.tagging import decode
@@ -24,9 +29,10 @@ def end_token_ids(model, tokenizer) -> list[int]:
     return sorted({*ids, tokenizer.eos_token_id} - {None})
 
 
-def answer_budget(prompt_tokens: int) -> int:
-    """New tokens allowed for an answer: a tagged copy is the sentence plus tags, and the
-    prompt holds the sentence, so 1.5x the prompt is ample."""
+def free_answer_budget(prompt_tokens: int) -> int:
+    """New tokens allowed for an unconstrained answer, whose sentence we do not know: the
+    prompt holds it, so 1.5x the prompt. (Constrained answers use
+    :func:`~hf_bioner.constrained.answer_budget`, sized from their sentence.)"""
     return int(prompt_tokens * 1.5) + 16
 
 
@@ -52,6 +58,23 @@ def generate(
     decoder: str = "allowed-tokens",
     step_dtype=None,
 ) -> list[str]:
+    """The texts of :func:`generate_answers` (same arguments), for callers that need no more."""
+    answers = generate_answers(model, tokenizer, prompts, batch_size, max_new_tokens, progress,
+                               constraints, decoder, step_dtype)  # fmt: skip
+    return [a.text for a in answers]
+
+
+def generate_answers(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    progress: bool = False,
+    constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
+    decoder: str = "allowed-tokens",
+    step_dtype=None,
+) -> list[Answer]:
     """Greedy completions of ``prompts`` (same order), batched by length.
 
     ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
@@ -63,6 +86,12 @@ def generate(
     copy-aware speculative decoding (:mod:`hf_bioner.copy_decoding`). All three give the same
     answers. ``step_dtype`` (a torch dtype, ``allowed-tokens`` only) runs the one-token steps
     in that dtype, e.g. bf16 for an fp32 model: faster, answers may differ slightly.
+
+    Each row may write ``max_new_tokens`` tokens; by default a constrained row gets
+    :func:`~hf_bioner.constrained.answer_budget` of its sentence and a free row
+    :func:`free_answer_budget` of its batch's prompt width. A row that spends its budget comes
+    back with ``cut=True``; a constrained one is then completed with the rest of its sentence,
+    untagged (entities closed before the cut are kept, a tag still open is dropped).
     """
     check_decoder(decoder)
     if constraints is not None and decoder == "copy-drafts":
@@ -77,7 +106,7 @@ def generate(
     else:  # rows of one type set together, so a batch shares its prompt's beginning
         order = sorted(range(len(prompts)),
                        key=lambda i: (tuple(constraints[i][1]), len(prompts[i])))  # fmt: skip
-    outputs: list[str] = [""] * len(prompts)
+    outputs: list[Answer] = [Answer("")] * len(prompts)
     eos_ids = end_token_ids(model, tokenizer)
     fast = None
     if constraints is not None and decoder == "allowed-tokens" and supports_allowed_decoding(model):
@@ -87,19 +116,20 @@ def generate(
         ids = order[start : start + batch_size]
         batch_prompts = [prompts[i] for i in ids]
         if fast is not None:
-            texts = fast.generate(batch_prompts, [constraints[i] for i in ids], max_new_tokens)
+            answers = fast.generate(batch_prompts, [constraints[i] for i in ids], max_new_tokens)
         else:
             batch_constraints = None if constraints is None else [constraints[i] for i in ids]
-            texts = _generate_batch(model, tokenizer, batch_prompts, batch_constraints,
-                                    eos_ids, max_new_tokens)  # fmt: skip
-        for i, text in zip(ids, texts, strict=True):
-            outputs[i] = text
+            answers = _generate_batch(model, tokenizer, batch_prompts, batch_constraints,
+                                      eos_ids, max_new_tokens)  # fmt: skip
+        for i, answer in zip(ids, answers, strict=True):
+            outputs[i] = answer
     return outputs
 
 
-def _generate_batch(model, tokenizer, prompts, constraints, eos_ids, max_new_tokens) -> list[str]:
+def _generate_batch(model, tokenizer, prompts, constraints, eos_ids,
+                    max_new_tokens) -> list[Answer]:  # fmt: skip
     """One left-padded batch through ``model.generate`` (with the logits processor when
-    constrained)."""
+    constrained, which also ends each row at its own budget)."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -113,21 +143,37 @@ def _generate_batch(model, tokenizer, prompts, constraints, eos_ids, max_new_tok
         tokenizer.padding_side = padding_side
     width = batch["input_ids"].shape[1]
     processors = LogitsProcessorList()
-    if constraints is not None:
+    if constraints is None:
+        budgets = [max_new_tokens or free_answer_budget(width)] * len(prompts)
+        machines = [None] * len(prompts)
+    else:
         texts, names = zip(*constraints, strict=True)
-        processors.append(InlineConstraint(tokenizer, texts, names, width, eos_ids))
+        budgets = [max_new_tokens or answer_budget(tokenizer, text, types)
+                   for text, types in constraints]  # fmt: skip
+        processor = InlineConstraint(tokenizer, texts, names, width, eos_ids, budgets)
+        processors.append(processor)
+        machines = processor.machines
     with torch.no_grad():
         generated = model.generate(
             **batch,
-            max_new_tokens=max_new_tokens or answer_budget(width),
+            max_new_tokens=max(budgets),
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
             logits_processor=processors,
         )
-    return tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+    rows = [_until_end(row, eos_ids) for row in generated[:, width:].tolist()]
+    return [answer_from_tokens(tokenizer, machine, row, budget)
+            for machine, row, budget in zip(machines, rows, budgets, strict=True)]  # fmt: skip
 
 
-def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_tokens, progress):
+def _until_end(tokens: list[int], eos_ids: Sequence[int]) -> list[int]:
+    """The tokens before the first end-of-sequence (after it ``generate`` only pads)."""
+    ends = set(eos_ids)
+    return next((tokens[:n] for n, t in enumerate(tokens) if t in ends), tokens)
+
+
+def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_tokens,
+                               progress) -> list[Answer]:  # fmt: skip
     from tqdm.auto import tqdm
 
     from hf_bioner.copy_decoding import CopyDecoder
@@ -137,7 +183,7 @@ def _generate_with_copy_drafts(model, tokenizer, prompts, constraints, max_new_t
     outputs = []
     for prompt, (sentence, names) in tqdm(list(zip(prompts, constraints, strict=True)),
                                           desc="generating", disable=not progress):  # fmt: skip
-        limit = max_new_tokens or answer_budget(len(tokenizer(prompt)["input_ids"]))
+        limit = max_new_tokens or answer_budget(tokenizer, sentence, names)
         outputs.append(decoder.generate(prompt, sentence, names, limit))
     return outputs
 
@@ -156,7 +202,8 @@ def predict_records(
     ``constrained`` (``inline`` scheme only) allows only valid answers while generating.
 
     Returns ``{"predictions": [entities per record], "outputs": [raw text], "problems":
-    [list per record], "seconds": float}``.
+    [list per record], "cut": [bool per record: the answer spent its token budget, so
+    entities after the cut are missing], "seconds": float}``.
     """
     type_sets: dict[str, TypeSet] = {}
     prompts = []
@@ -169,18 +216,19 @@ def predict_records(
             raise BioNerInputError("constrained decoding needs the inline scheme")
         constraints = [(r["text"], type_sets[r["corpus"]].names) for r in records]
     started = time.perf_counter()
-    outputs = generate(
+    answers = generate_answers(
         model, tokenizer, prompts, batch_size=batch_size, progress=progress, constraints=constraints
     )
     predictions, problems = [], []
-    for record, output in zip(records, outputs, strict=True):
+    for record, answer in zip(records, answers, strict=True):
         names = type_sets[record["corpus"]].display_names()
-        entities, issues = decode(output, record["text"], scheme=scheme, type_names=names)
+        entities, issues = decode(answer.text, record["text"], scheme=scheme, type_names=names)
         predictions.append(entities)
         problems.append(issues)
     return {
         "predictions": predictions,
-        "outputs": outputs,
+        "outputs": [a.text for a in answers],
         "problems": problems,
+        "cut": [a.cut for a in answers],
         "seconds": time.perf_counter() - started,
     }

@@ -101,11 +101,15 @@ def _tiny_gemma(sliding_window: int):
     return Gemma3ForCausalLM(config).eval(), tokenizer
 
 
-@pytest.mark.parametrize("architecture", ["llama", "gemma3", "gemma3-short-window"])
+WINDOWS = {"gemma3": 4096, "gemma3-short-window": 8, "gemma3-mid-window": 30}
+
+
+@pytest.mark.parametrize("architecture", ["llama", *WINDOWS])
 def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, architecture):
     """Scoring only the allowed tokens, with the shared prompt beginning read once and finished
     rows leaving the batch, picks what ``model.generate`` with the logits processor picks
-    (with a window shorter than the rows, without sharing the beginning)."""
+    (with a window shorter than the prompts, without sharing the beginning; with a window the
+    prompts fit but the answers outgrow, sharing until the rows are read again unshared)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from hf_bioner.allowed_decoding import shared_prefix_length, supports_allowed_decoding
@@ -117,7 +121,7 @@ def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, a
         )
         tokenizer.pad_token = tokenizer.eos_token
     else:
-        model, tokenizer = _tiny_gemma(8 if architecture == "gemma3-short-window" else 4096)
+        model, tokenizer = _tiny_gemma(WINDOWS[architecture])
     assert supports_allowed_decoding(model)
     texts = [text for text, _, _ in CASES]
     names = [["Disease", "Chemical"]] * len(texts)  # one type set: the batch shares a prefix
@@ -132,6 +136,9 @@ def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, a
                        constraints=constraints)  # fmt: skip
     assert allowed == processor
     assert len({len(a) for a in allowed}) > 1  # rows finished at different steps
+    if architecture == "gemma3-mid-window":  # shared at first, then outgrown
+        answers = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in allowed]
+        assert max(len(r) for r in rows) <= 30 < max(map(len, rows)) + max(map(len, answers))
 
 
 def test_bf16_steps_still_write_valid_answers(tiny_base):
@@ -209,7 +216,7 @@ def test_copy_drafts_give_the_same_answers_in_fewer_forward_passes():
     assert drafted == batched == allowed
     # With no entity types the answer is a pure copy: drafts are taken many tokens at a time.
     decoder = CopyDecoder(model, tokenizer, end_token_ids(model, tokenizer))
-    output = decoder.generate(prompts[0], texts[0], [], max_new_tokens=60)
-    tokens = len(tokenizer(output, add_special_tokens=False)["input_ids"])
-    assert output == texts[0]
-    assert decoder.forward_passes < tokens / 2, (decoder.forward_passes, tokens, output)
+    answer = decoder.generate(prompts[0], texts[0], [], max_new_tokens=60)
+    tokens = len(tokenizer(answer.text, add_special_tokens=False)["input_ids"])
+    assert answer.text == texts[0] and not answer.cut
+    assert decoder.forward_passes < tokens / 2, (decoder.forward_passes, tokens, answer)

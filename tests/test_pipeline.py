@@ -386,3 +386,42 @@ def test_num_threads_is_applied_for_the_call_and_restored(tagger):
     assert torch.get_num_threads() == before
     with pytest.raises(BioNerInputError, match="num_threads must be a positive integer"):
         tagger("Ataxia is rare.", num_threads=0)
+
+
+# ---------------------------------------------------------------- nothing cut silently
+
+DENSE_ENGLISH = " ".join(["tumor suppressor"] * 130)  # 2,209 characters, no punctuation
+DENSE_CHINESE = "肿瘤抑制基因突变导致乳腺癌" * 70  # 910 characters, no punctuation
+
+
+def test_dense_unpunctuated_text_is_tagged_to_its_end(known_tagger):
+    from hf_bioner.pipeline import MAX_UNIT_CHARS
+
+    for text in (DENSE_ENGLISH, DENSE_CHINESE):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no unit may be reported cut
+            result = known_tagger(text, return_incomplete=True)
+        assert result["incomplete"] == []
+        # The known model tags each piece whole, so the entities are the pieces: together
+        # they must run from the first character to the last, with only spaces between.
+        pieces = [(e["start"], e["end"]) for e in result["entities"]]
+        assert len(pieces) >= len(text) // MAX_UNIT_CHARS > 0
+        assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+        for (_, end), (start, _) in zip(pieces, pieces[1:], strict=False):
+            assert text[end:start].strip() == ""
+        assert all(end - start <= MAX_UNIT_CHARS for start, end in pieces)
+
+
+def test_a_spent_answer_budget_is_warned_and_reported_per_unit(known_tagger):
+    texts = [DENSE_ENGLISH, "Ataxia is rare.", DENSE_CHINESE]
+    with pytest.warns(UserWarning, match=r"text 0: characters 0-\d+ were not fully tagged"):
+        results = known_tagger(texts, max_new_tokens=8, return_incomplete=True)
+    english, short, chinese = results
+    # Every piece of the long texts was cut; its open tag was dropped, nothing invented.
+    assert english["incomplete"][0]["start"] == 0
+    assert english["incomplete"][-1]["end"] == len(DENSE_ENGLISH)
+    assert chinese["incomplete"][-1]["end"] == len(DENSE_CHINESE)
+    assert all(unit["types"] for unit in english["incomplete"] + chinese["incomplete"])
+    assert english["entities"] == [] and chinese["entities"] == []
+    # The short sentence's answer (tag, 4 tokens, close) also needs more than 8 tokens.
+    assert short["incomplete"] == [{"start": 0, "end": 15, "types": ["Disease"]}]
