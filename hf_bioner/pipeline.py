@@ -19,7 +19,9 @@ Like ``transformers``' ``TokenClassificationPipeline``, the work is split into t
 
 A list of texts is tagged in one batch (sentences of all texts sorted by length). A text
 that is not a string, or is empty, yields ``None`` in the results with a warning naming it;
-the other texts are still tagged.
+the other texts are still tagged. Nothing is cut silently: a sentence whose answer ran out of
+tokens is still copied to its end (untagged after the cut), named in a warning, and listed by
+``return_incomplete=True`` (each result is then ``{"entities", "incomplete"}``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 from transformers import Pipeline
 
-from hf_bioner.inference import check_decoder, generate
+from hf_bioner.inference import check_decoder, generate_answers
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -158,6 +160,17 @@ def torch_threads(count: int | None):
         torch.set_num_threads(previous)
 
 
+def incomplete_units(units: list[dict], cut: list[bool]) -> list[dict]:
+    """The stretches of a text whose answer was cut: ``{start, end, types}`` (document
+    offsets; one entry per sentence, however many of its type sets were cut)."""
+    found: dict[tuple[int, int], list[str]] = {}
+    for unit, was_cut in zip(units, cut, strict=True):
+        if was_cut:
+            span = unit["offset"], unit["offset"] + len(unit["sentence"])
+            found.setdefault(span, []).extend(unit["type_set"].labels)
+    return [{"start": s, "end": e, "types": types} for (s, e), types in found.items()]
+
+
 def bioner_config_of(model) -> dict:
     """The hf_bioner_config.json of a model: attached by load_trained, else next to its files.
 
@@ -226,8 +239,28 @@ class BioNerModel:
         from hf_bioner.models import load_trained
 
         dtype = None if dtype in (None, "auto") else str(dtype).replace("torch.", "")
-        model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True)
+        try:
+            model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True)
+        except BioNerInputError as err:
+            return _Unloadable(err)
         return model
+
+
+class _Unloadable:
+    """What :class:`BioNerModel` hands ``pipeline()`` when a folder cannot be loaded.
+
+    ``pipeline()`` catches every ``ValueError`` of a loader, tries the folder's architecture
+    class next (which fails on the adapter folder) and raises both tracebacks chained, about
+    60 lines that bury the one line that matters (e.g. a base model's missing package). So the
+    loader returns this instead, and the first use of the model (the pipeline's ``__init__``)
+    raises the error alone.
+    """
+
+    def __init__(self, error: BioNerInputError):
+        self.error = error.with_traceback(None)
+
+    def __getattr__(self, name: str):
+        raise self.error
 
 
 class BioNerPipeline(Pipeline):
@@ -274,6 +307,7 @@ class BioNerPipeline(Pipeline):
         step_dtype: str | None = None,
         one_type_per_span: bool | None = None,
         num_threads: int | None = None,
+        return_incomplete: bool | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -311,6 +345,7 @@ class BioNerPipeline(Pipeline):
             "use_selector": use,
             "threshold": threshold,
             "one_type_per_span": one_type_per_span is not False,
+            "return_incomplete": bool(return_incomplete),
         }
         return preprocess, forward, postprocess
 
@@ -387,7 +422,7 @@ class BioNerPipeline(Pipeline):
         constraints = None
         if constrained:
             constraints = [(u["sentence"], u["type_set"].names) for u in units]
-        outputs = generate(
+        answers = generate_answers(
             self.model,
             self.tokenizer,
             [u["prompt"] for u in units],
@@ -398,10 +433,11 @@ class BioNerPipeline(Pipeline):
             decoder=decoder,
             step_dtype=step_dtype,
         )
-        return {**model_inputs, "outputs": outputs}
+        outputs, cut = [a.text for a in answers], [a.cut for a in answers]
+        return {**model_inputs, "outputs": outputs, "cut": cut}
 
     def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None,
-                    one_type_per_span=True):  # fmt: skip
+                    one_type_per_span=True, return_incomplete=False):  # fmt: skip
         """Entities of one text, scored and filtered by the selector when it is used."""
         decoded = [self._decode(model_outputs, types)]
         return self._entities(decoded, use_selector, threshold, one_type_per_span)[0]
@@ -495,18 +531,37 @@ class BioNerPipeline(Pipeline):
                 prepared.append(None)
         # One generation call for every sentence of every text: batches fill up.
         units = [u for p in prepared if p for u in p["units"]]
-        outputs = self._forward({"units": units}, **forward_params)["outputs"] if units else []
+        generated = self._forward({"units": units}, **forward_params) if units else {}
         decoded, position = [], 0
-        for p in (p for p in prepared if p is not None):
+        for index, p in enumerate(prepared):
+            if p is None:
+                continue
             n = len(p["units"])
-            p["outputs"] = outputs[position : position + n]
+            p["outputs"] = generated["outputs"][position : position + n]
+            p["incomplete"] = incomplete_units(
+                p["units"], generated["cut"][position : position + n]
+            )
             position += n
+            for unit in p["incomplete"]:
+                warnings.warn(
+                    f"text {index}: characters {unit['start']}-{unit['end']} were not fully "
+                    f"tagged for {', '.join(unit['types'])} (the answer's token budget ran out; "
+                    "the rest was copied untagged)",
+                    stacklevel=3,
+                )
             decoded.append(self._decode(p, postprocess_params["types"]))
         # One selector batch for the entities of every text.
         found = iter(self._entities(decoded, postprocess_params["use_selector"],
                                     postprocess_params["threshold"],
                                     postprocess_params["one_type_per_span"]))  # fmt: skip
-        results = [None if p is None else next(found) for p in prepared]
+        results = []
+        for p in prepared:
+            entities = None if p is None else next(found)
+            if postprocess_params["return_incomplete"]:
+                incomplete = None if p is None else p["incomplete"]
+                results.append({"entities": entities, "incomplete": incomplete})
+            else:
+                results.append(entities)
         return results[0] if single else results
 
 
@@ -522,6 +577,17 @@ def register() -> None:
             default={"model": (str(DEFAULT_MODEL), None)},
             type="text",
         )
+        logging.getLogger("transformers.pipelines").addFilter(_quiet_default_model_notice)
+
+
+def _quiet_default_model_notice(record: logging.LogRecord) -> bool:
+    """Drop transformers' "No model was supplied, defaulted to ..." for the bundled model.
+
+    That warning is about Hub models that may change under you; the bundled model is a folder
+    inside this package, versioned with it. Every other message passes.
+    """
+    notice = f"No model was supplied, defaulted to {DEFAULT_MODEL} "
+    return not record.getMessage().startswith(notice)
 
 
 register()  # importing this module (it imports transformers anyway) makes the task known
