@@ -26,7 +26,8 @@ def evaluate_corpus(
 ) -> tuple[dict, list]:
     """Scores, decode problems and speed on one corpus; also the predictions."""
     out = predict_records(model, tokenizer, records, config["scheme"], batch_size,
-                          progress=True, constrained=constrained)  # fmt: skip
+                          progress=True, constrained=constrained,
+                          prompt_style=config.get("prompt_style", "full"))  # fmt: skip
     scores = score(out["predictions"], [r["entities"] for r in records])
     result = {
         "precision": scores["precision"],
@@ -35,6 +36,7 @@ def evaluate_corpus(
         "per_type": scores["per_type"],
         "errors": scores["errors"],
         "units_with_decode_problems": sum(1 for p in out["problems"] if p),
+        "units_cut": sum(out["cut"]),  # answer budget spent: entities after the cut missing
         "sentences_per_second": round(len(records) / out["seconds"], 2),
         "generated_tokens_per_sentence": round(
             sum(len(tokenizer(o, add_special_tokens=False).input_ids) for o in out["outputs"])

@@ -196,10 +196,12 @@ def predict_records(
     batch_size: int = 16,
     progress: bool = False,
     constrained: bool = False,
+    prompt_style: str = "full",
 ) -> dict:
     """Tag records with the model: predicted entities, decode problems, speed.
 
-    ``constrained`` (``inline`` scheme only) allows only valid answers while generating.
+    ``constrained`` (``inline`` scheme only) allows only valid answers while generating;
+    ``prompt_style`` must be the one the model was trained with (its config says which).
 
     Returns ``{"predictions": [entities per record], "outputs": [raw text], "problems":
     [list per record], "cut": [bool per record: the answer spent its token budget, so
@@ -209,7 +211,7 @@ def predict_records(
     prompts = []
     for record in records:
         types = type_sets.setdefault(record["corpus"], type_set(record["corpus"]))
-        prompts.append(instruction(record["text"], types, scheme))
+        prompts.append(instruction(record["text"], types, scheme, prompt_style))
     constraints = None
     if constrained:
         if scheme != "inline":

@@ -63,7 +63,8 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
 
     model, tokenizer, config = load_trained(job.generator, merge=True)
     out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
-                          progress=True, constrained=config["scheme"] == "inline")  # fmt: skip
+                          progress=True, constrained=config["scheme"] == "inline",
+                          prompt_style=config.get("prompt_style", "full"))  # fmt: skip
     del model
     gc.collect()
     return out["predictions"]

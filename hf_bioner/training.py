@@ -227,7 +227,8 @@ def device_defaults(config: TrainConfig) -> dict:
         "use_cpu": not cuda,
         "bf16": bf16 if config.bf16 is None else config.bf16,
         "padding_free": bool(config.padding_free),
-        "gradient_checkpointing": (
+        # transformers >= 5.23 name (``gradient_checkpointing`` is its deprecated alias)
+        "activation_checkpointing": (
             cuda and not config.lora
             if config.gradient_checkpointing is None
             else config.gradient_checkpointing
@@ -279,6 +280,7 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list
                 config.scheme,
                 config.eval_batch_size,
                 constrained=config.scheme == "inline",  # as the pipeline tags
+                prompt_style=config.prompt_style,
             )
             scores = score(result["predictions"], [r["entities"] for r in dev])
             point = {
