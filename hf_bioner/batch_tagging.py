@@ -8,17 +8,21 @@ tags only documents ``k, k+n, k+2n, ...``; ``--num-proc`` runs ``n`` such proces
 merges their outputs back into input order (see :func:`merge_shards`).
 
 An unreadable file, a line that is not JSON or a row without text becomes an error row
-(``entities: None`` and ``error``), and everything else is still tagged.
+(``entities: None`` and ``error``), and everything else is still tagged. A document with a
+sentence whose answer ran out of tokens keeps its entities and gets ``incomplete`` (the
+character spans not fully tagged). A reading error says
+where it is (file, line, column); a text that cannot be tagged is named by its row's id.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from hf_bioner.pipeline import text_problem
+from hf_bioner.pipeline import CUT_WARNING, text_problem
 from hf_bioner.schema import BioNerInputError
 from hf_bioner.writers import Writer
 
@@ -59,10 +63,13 @@ def _documents_of_file(path: Path) -> Iterator[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                yield {"id": str(number), "text": None, "error": f"line {number}: {err.msg}"}
+                # The parser's own message, with the line of the file instead of "line 1".
+                error = f"{path}: {err.msg}: line {number} column {err.colno}"
+                yield {"id": str(number), "text": None, "error": error}
                 continue
             if not isinstance(row, dict):
-                yield {"id": str(number), "text": None, "error": f"line {number}: not an object"}
+                error = f"{path}: line {number}: not a JSON object"
+                yield {"id": str(number), "text": None, "error": error}
                 continue
             yield {"id": str(row.get("id", number)), "text": row.get("text")}
         return
@@ -95,8 +102,17 @@ def _documents_of_files(files: list[Path], prefix: bool) -> Iterator[dict]:
                     row["id"] = f"{path.name}:{row['id']}"
                 yield row
         except (OSError, UnicodeDecodeError, BioNerInputError) as err:
-            reason = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else str(err)
-            yield {"id": str(path), "text": None, "error": f"{path}: {reason}"}
+            yield {"id": str(path), "text": None, "error": _read_error(path, err)}
+
+
+def _read_error(path: Path, err: Exception) -> str:
+    """Why a file could not be read, naming the file once."""
+    if isinstance(err, UnicodeDecodeError):
+        return f"{path}: not UTF-8 text"
+    if isinstance(err, OSError) and err.strerror:
+        return f"{path}: {err.strerror}"
+    message = str(err)  # a PubTator error already starts with "path:line"
+    return message if message.startswith(str(path)) else f"{path}: {message}"
 
 
 def chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
@@ -119,17 +135,19 @@ def tag_stream(
     skip_ids: set[str] | None = None,
     shard: tuple[int, int] = (0, 1),
     progress: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     """Tag documents a chunk at a time and write each one; returns counts.
 
     ``skip_ids`` (resume) are ids already written, compared as the writer names them;
     ``shard=(k, n)`` keeps documents ``k, k+n, ...`` of the stream (skipped ones included,
-    so every process of a sharded run sees the same numbering).
+    so every process of a sharded run sees the same numbering). ``warn`` gets one line per
+    document that could not be tagged (the row's ``error`` says the same in the output).
     """
     from tqdm.auto import tqdm
 
     skip_ids = skip_ids or set()
-    counts = {"tagged": 0, "errors": 0, "skipped": 0}
+    counts = {"tagged": 0, "errors": 0, "skipped": 0, "incomplete": 0}
     rank, world = shard
 
     def mine() -> Iterator[dict]:
@@ -145,15 +163,28 @@ def tag_stream(
     for chunk in chunks(mine(), chunk_size):
         problems = [row.get("error") or text_problem(row["text"]) for row in chunk]
         good = [row["text"] for row, problem in zip(chunk, problems, strict=True) if not problem]
-        results = iter(tagger(good, **options) if good else [])
+        with warnings.catch_warnings():
+            # The pipeline names a cut sentence by its index in this chunk; the row says it.
+            warnings.filterwarnings("ignore", message=CUT_WARNING)
+            results = iter(tagger(good, return_incomplete=True, **options) if good else [])
         for row, problem in zip(chunk, problems, strict=True):
             out = {"id": row["id"], "text": row["text"], "entities": None}
             if problem:
                 out["error"] = problem
                 counts["errors"] += 1
+                if warn is not None:
+                    # A reading error names its file and line; a text problem needs its id.
+                    warn(problem if row.get("error") else f"document {row['id']}: {problem}")
             else:
-                out["entities"] = next(results)
+                result = next(results)
+                out["entities"] = result["entities"]
                 counts["tagged"] += 1
+                if result["incomplete"]:
+                    out["incomplete"] = result["incomplete"]
+                    counts["incomplete"] += 1
+                    if warn is not None:
+                        spans = ", ".join(f"{u['start']}-{u['end']}" for u in out["incomplete"])
+                        warn(f"document {row['id']}: characters {spans} not fully tagged")
             writer.write(out)
         bar.update(len(chunk))
     bar.close()

@@ -1,6 +1,8 @@
 """The ``hf-bioner`` command line: thin wrappers over the library, one subcommand each.
 
 Every error the user can cause prints one line (``hf-bioner: error: ...``) and exits with 2.
+``hf-bioner tag`` exits with 1 when none of its documents could be tagged, and warns how many
+failed when only some did.
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ from hf_bioner.schema import BioNerInputError
 
 def _split_names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _set_threads(threads: int | None) -> None:
+    """--threads N: torch's CPU threads (its default is one per core, which can be slow when
+    other processes share the cores)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise BioNerInputError(f"--threads must be at least 1, not {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------- corpora
@@ -160,6 +174,7 @@ def cmd_models_list(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from hf_bioner.training import TrainConfig, train
 
+    _set_threads(args.threads)
     options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     options["output_dir"] = args.output
     options["lora"] = not args.full
@@ -243,7 +258,7 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> None:
+def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> int:
     """--num-proc N: N copies of this command on shards, then their outputs merged in order."""
     import os
     import subprocess
@@ -267,11 +282,17 @@ def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> None:
         command = [sys.executable, "-m", "hf_bioner.cli", *child_args, "--shard",
                    f"{rank}/{n}", "--output", str(shard_path(args.output, rank, n))]  # fmt: skip
         children.append(subprocess.Popen(command, env=env))
-    failed = [rank for rank, child in enumerate(children) if child.wait() != 0]
+    codes = [child.wait() for child in children]
+    # 1: every document of that shard failed (its rows are written); anything else: a crash.
+    failed = [rank for rank, code in enumerate(codes) if code not in (0, NOTHING_TAGGED)]
     if failed:
         raise BioNerInputError(f"tagging process(es) {failed} failed; see the messages above")
     written = merge_shards(args.output, fmt, n)
     print(f"{written} documents -> {args.output}", file=sys.stderr)
+    if all(code == NOTHING_TAGGED for code in codes):
+        print("hf-bioner: error: no document could be tagged", file=sys.stderr)
+        return NOTHING_TAGGED
+    return 0
 
 
 def _without_option(argv: list[str], name: str, takes_value: bool) -> list[str]:
@@ -286,15 +307,43 @@ def _without_option(argv: list[str], name: str, takes_value: bool) -> list[str]:
     return out
 
 
-def cmd_tag(args: argparse.Namespace) -> None:
+NOTHING_TAGGED = 1  # the exit status of `hf-bioner tag` when no document could be tagged
+
+
+def _tag_outcome(counts: dict, sharded: bool) -> int:
+    """Say how many documents failed; the exit status (1 when none could be tagged)."""
+    failed, total = counts["errors"], counts["errors"] + counts["tagged"]
+    if total == 0:
+        if counts["skipped"] or sharded:  # all done before, or an empty shard
+            return 0
+        raise BioNerInputError("nothing to tag: the input holds no documents")
+    if failed == total and sharded:  # the --num-proc parent decides for the whole run
+        print(f"hf-bioner: warning: all {failed} documents of this shard failed", file=sys.stderr)
+        return NOTHING_TAGGED
+    if failed == total:
+        print(f"hf-bioner: error: no document could be tagged ({failed} failed)", file=sys.stderr)
+        return NOTHING_TAGGED
+    if failed:
+        print(f"hf-bioner: warning: {failed} of {total} documents failed", file=sys.stderr)
+    if counts.get("incomplete"):
+        print(f"hf-bioner: warning: {counts['incomplete']} documents were not fully tagged "
+              "(their rows list the spans under 'incomplete')", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _warn(message: str) -> None:
+    print(f"hf-bioner: warning: {message}", file=sys.stderr)
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
     from hf_bioner.batch_tagging import tag_stream
     from hf_bioner.models import load_trained
     from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
     from hf_bioner.writers import JsonlWriter, TableWriter, open_writer, written_ids
 
     if args.num_proc and args.num_proc > 1:
-        _tag_in_processes(args, sys.argv[1:] if args.argv is None else args.argv)
-        return
+        return _tag_in_processes(args, sys.argv[1:] if args.argv is None else args.argv)
+    _set_threads(args.threads)
     fmt = args.format or ("jsonl" if args.output else "table")
     if fmt not in ("table", "jsonl") and not args.output:
         raise BioNerInputError(f"--format {fmt} needs --output")
@@ -318,19 +367,25 @@ def cmd_tag(args: argparse.Namespace) -> None:
         writer = JsonlWriter("-")  # standard output
     else:
         writer = TableWriter()
+    shard = _shard(args)
+    # The table has no place for errors: each failed document gets a warning line instead.
+    warn = _warn if fmt == "table" else None
     with writer:
         counts = tag_stream(tagger, documents, writer, options, chunk_size=args.chunk_size,
-                            skip_ids=skip, shard=_shard(args), progress=bool(args.output))  # fmt: skip
-    if counts["errors"]:
-        print(f"hf-bioner: warning: {counts['errors']} document(s) not tagged (see 'error')",
-              file=sys.stderr)  # fmt: skip
+                            skip_ids=skip, shard=shard, progress=bool(args.output),
+                            warn=warn)  # fmt: skip
     if args.output:
         done = f"{counts['tagged'] + counts['errors']} documents -> {args.output}"
         skipped = f" ({counts['skipped']} already there)" if counts["skipped"] else ""
         print(done + skipped, file=sys.stderr)
+    return _tag_outcome(counts, sharded=shard[1] > 1)
 
 
 # ----------------------------------------------------------------------------- parser
+
+
+THREADS_HELP = ("CPU threads for torch (default: torch's own, one per core; on cores that other "
+                "processes share, fewer threads can be faster)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -450,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", default=None, help="continue from the newest checkpoint"
     )
     train.add_argument("--overwrite", action="store_true", default=None)
+    train.add_argument("--threads", type=int, help=THREADS_HELP)
     train.set_defaults(func=cmd_train)
 
     selector = commands.add_parser(
@@ -529,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--num-proc", type=int, help="tag with this many processes (one GPU each)")
     tag.add_argument("--shard", metavar="K/N", help="tag only documents K, K+N, ... (set by "
                      "--num-proc; `accelerate launch` sets it from RANK/WORLD_SIZE)")  # fmt: skip
+    tag.add_argument("--threads", type=int, help=THREADS_HELP)
     tag.set_defaults(func=cmd_tag)
     return parser
 
@@ -542,13 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="hf-bioner: %(levelname)s: %(message)s",
     )
     try:
-        args.func(args)
+        return args.func(args) or 0
     except BioNerInputError as err:
         print(f"hf-bioner: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

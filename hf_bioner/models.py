@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import logging
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,12 @@ from hf_bioner import paths
 from hf_bioner.schema import BioNerInputError
 
 logger = logging.getLogger(__name__)
+
+# PEFT (0.21) reads transformers' deprecated ``is_gradient_checkpointing`` whenever it wraps a
+# model, so every adapter load would print this FutureWarning; our own code never reads it.
+warnings.filterwarnings(
+    "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+)
 
 
 @dataclass(frozen=True)
@@ -45,18 +52,24 @@ class PackagedModel:
         """The folder holding the GGUF file, assembling it from chunks when needed."""
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
-            raise BioNerInputError(f"base model {self.name!r} needs `{self.install}`")
+            raise BioNerInputError(self.missing())
         folder = Path(spec.submodule_search_locations[0])
         if (folder / self.gguf_file).exists():
             return folder
         # Chunked packages write the GGUF with their assemble() function.
         target = paths.cache_dir() / "gguf" / self.name
         if not (target / self.gguf_file).exists():
-            module = importlib.import_module(self.package)
             logger.info("assembling %s from its PyPI chunks", self.gguf_file)
             target.mkdir(parents=True, exist_ok=True)
-            module.assemble(target / self.gguf_file)
+            try:
+                importlib.import_module(self.package).assemble(target / self.gguf_file)
+            except (ImportError, FileNotFoundError) as err:  # a chunk package is missing
+                raise BioNerInputError(f"{self.missing()} ({err})") from None
         return target
+
+    def missing(self) -> str:
+        """The one line that says how to install this base."""
+        return f"base model {self.name!r} needs `{self.install}`"
 
 
 PACKAGED_MODELS: dict[str, PackagedModel] = {
@@ -123,9 +136,12 @@ def resolve_base(name_or_path: str) -> str:
     """A loadable location for a short name, folder or Hub id (converting GGUFs as needed)."""
     if name_or_path in PACKAGED_MODELS:
         return str(convert_packaged(name_or_path))
-    if Path(name_or_path).expanduser().is_dir():
-        return str(Path(name_or_path).expanduser())
-    if Path(name_or_path).expanduser().exists() or name_or_path.count("/") != 1:
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path)
+    if name_or_path.startswith(("/", "./", "../", "~")):
+        raise BioNerInputError(f"base model folder {name_or_path!r} does not exist")
+    if path.exists() or name_or_path.count("/") != 1:
         raise BioNerInputError(
             f"unknown base model {name_or_path!r}: not a short name "
             f"({', '.join(PACKAGED_MODELS)}), a model folder, or a Hub id like 'org/name'"
@@ -165,8 +181,9 @@ def load_base(
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
-    except OSError as err:
-        raise BioNerInputError(f"cannot load base model {name_or_path!r}: {err}") from None
+    except OSError as err:  # e.g. a Hub id that is not cached, offline: one line, not a page
+        reason = " ".join(str(err).split())
+        raise BioNerInputError(f"cannot load base model {name_or_path!r}: {reason}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

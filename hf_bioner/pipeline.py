@@ -49,6 +49,8 @@ TASK = "bio-ner"
 # pipeline("bio-ner") and `hf-bioner tag` use when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
 MAX_UNIT_CHARS = 600  # longer "sentences" (tables, lists, no punctuation) are cut into pieces
+# The warning for a sentence whose answer ran out of tokens (a regex, to filter it by).
+CUT_WARNING = r"text \d+: characters \d+-\d+ were not fully tagged"
 
 
 def bounded_units(text: str, start: int, end: int, limit: int = MAX_UNIT_CHARS) -> list[tuple]:

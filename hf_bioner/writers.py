@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from hf_bioner.schema import BioNerInputError
+from hf_bioner.schema import BioNerInputError, readable_type_name
 
 FORMATS = ("jsonl", "pubtator", "bioc", "bioc-json", "brat")
 RESUMABLE = ("jsonl", "pubtator", "brat")
@@ -86,19 +86,19 @@ class JsonlWriter(_LineWriter):
 class TableWriter(_LineWriter):
     """Standard output, one line per entity: id, start, end, type, text (and its score).
 
-    A document that could not be tagged gets a warning on standard error instead.
+    The type is its readable name ("Cell line", "Drug (药物)"); machine-readable formats keep
+    the stable code (``cell_line``, ``dru``). A document that could not be tagged writes
+    nothing here (the tagger warns about it on standard error).
     """
 
     def __init__(self):
         super().__init__("-")
 
     def _write(self, row: dict) -> None:
-        if row["entities"] is None:
-            print(f"hf-bioner: warning: document {row['id']}: {row['error']}", file=sys.stderr)
         for e in row["entities"] or []:
             score = "" if e["score"] is None else f"\t{e['score']:.3f}"
-            self.file.write(f"{row['id']}\t{e['start']}\t{e['end']}\t{e['entity_group']}\t"
-                            f"{e['word']}{score}\n")  # fmt: skip
+            kind = readable_type_name(e["entity_group"])
+            self.file.write(f"{row['id']}\t{e['start']}\t{e['end']}\t{kind}\t{e['word']}{score}\n")
         self.file.flush()
 
 

@@ -153,3 +153,107 @@ def test_dataset_builder_builds_every_split(tmp_path):
     row = dataset["test"][0]
     for ent in row["entities"]:
         assert row["text"][ent["start"] : ent["end"]] == ent["text"]
+
+
+# ----------------------------------------------------------------------------- hf-bioner tag
+
+
+@pytest.fixture(scope="module")
+def known_model(tiny_base, tmp_path_factory):
+    """A tiny model that tags every sentence whole (tests/known_answers.py)."""
+    from tests.known_answers import whole_sentence_tagger
+
+    return whole_sentence_tagger(tmp_path_factory.mktemp("known"), tiny_base)
+
+
+def tag(model: str, *args: str) -> subprocess.CompletedProcess:
+    return run("tag", "--model", model, "--no-selector", *args, check=False)
+
+
+def messages(result: subprocess.CompletedProcess) -> list[str]:
+    """hf-bioner's own lines on standard error (not transformers' loading bars)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("hf-bioner:")]
+
+
+def test_tag_table_shows_readable_type_names_and_jsonl_keeps_codes(known_model):
+    from hf_bioner.schema import readable_type_name
+
+    texts = ("Ataxia is rare.", "患者有糖尿病。")
+    table = tag(known_model, *texts)
+    assert table.returncode == 0, table.stderr
+    rows = [line.split("\t") for line in table.stdout.splitlines()]
+    codes = [e["entity_group"] for line in tag(known_model, "--format", "jsonl", *texts)
+             .stdout.splitlines() for e in json.loads(line)["entities"]]  # fmt: skip
+    # Each sentence is one entity (the known model tags sentences whole).
+    assert [row[:3] for row in rows] == [["1", "0", "15"], ["2", "0", "7"]]
+    assert codes[0] == "Disease" and codes[1] in {"dis", "sym", "pro", "equ", "dru", "ite",
+                                                  "bod", "dep", "mic"}  # fmt: skip
+    assert [row[3] for row in rows] == [readable_type_name(code) for code in codes]
+    assert rows[1][3] != codes[1] and rows[1][3].endswith(")")  # e.g. "Disease (疾病)"
+
+
+def test_tag_exit_status_says_how_many_documents_failed(known_model, tmp_path):
+    empty = tag(known_model, "")
+    assert empty.returncode == 1 and empty.stdout == ""
+    assert messages(empty) == [
+        "hf-bioner: warning: document 1: the text is empty",
+        "hf-bioner: error: no document could be tagged (1 failed)",
+    ]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"text": "Ataxia is rare."}\n{"id": "b"}\n{"text": "   "}\n')
+    some = tag(known_model, "--input", str(mixed), "--format", "jsonl")
+    assert some.returncode == 0, some.stderr
+    assert messages(some) == ["hf-bioner: warning: 2 of 3 documents failed"]
+    rows = [json.loads(line) for line in some.stdout.splitlines()]
+    assert [row["entities"] is None for row in rows] == [False, True, True]
+    empty_file = tmp_path / "empty.txt"
+    empty_file.write_text("\n\n")
+    nothing = tag(known_model, "--input", str(empty_file))
+    no_documents = "hf-bioner: error: nothing to tag: the input holds no documents"
+    assert nothing.returncode == 2 and messages(nothing) == [no_documents]
+
+
+def test_tag_binary_file_fails_and_is_named_once(known_model, tmp_path):
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    result = tag(known_model, "--input", str(binary))
+    assert result.returncode == 1
+    assert messages(result) == [
+        f"hf-bioner: warning: {binary}: not UTF-8 text",
+        "hf-bioner: error: no document could be tagged (1 failed)",
+    ]
+    assert result.stderr.count(str(binary)) == 1
+
+
+def test_tag_bad_json_line_gives_file_line_column_and_the_parser_message(known_model, tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "Ataxia is rare."}\n\n{"text": "Lupus\n')
+    # The unterminated string of line 3 starts at its 10th character (the quote before Lupus).
+    expected = f"{data}: Unterminated string starting at: line 3 column 10"
+    result = tag(known_model, "--input", str(data), "--format", "jsonl")
+    assert result.returncode == 0 and "1 of 2 documents failed" in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[1] == {"id": "3", "text": None, "entities": None, "error": expected}
+    table = tag(known_model, "--input", str(data))
+    assert f"hf-bioner: warning: {expected}\n" in table.stderr
+
+
+def test_threads_option(known_model):
+    import torch
+
+    from hf_bioner.cli import build_parser, main
+
+    for command in ("tag", "train"):
+        text = " ".join(run(command, "--help").stdout.split())
+        assert "--threads THREADS CPU threads for torch" in text
+    zero = tag(known_model, "--threads", "0", "Ataxia.")
+    assert zero.returncode == 2
+    assert messages(zero) == ["hf-bioner: error: --threads must be at least 1, not 0"]
+    assert build_parser().parse_args(["tag", "x"]).threads is None  # default: torch's own
+    before = torch.get_num_threads()
+    try:
+        wanted = before + 1
+        assert main(["tag", "--model", known_model, "--threads", str(wanted), "Ataxia."]) == 0
+        assert torch.get_num_threads() == wanted
+    finally:
+        torch.set_num_threads(before)

@@ -174,7 +174,7 @@ def test_tag_cli_errors_are_one_line(tiny_model, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Ataxia."}\n{"id": 2}\n')
     result = run_cli("tag", "--model", tiny_model, "--input", str(bad), "--format", "jsonl")
-    assert result.returncode == 0 and "1 document(s) not tagged" in result.stderr
+    assert result.returncode == 0 and "1 of 2 documents failed" in result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["entities"] is not None and rows[1]["entities"] is None
     assert rows[1]["error"] == "expected a string, got NoneType"
@@ -425,3 +425,19 @@ def test_a_spent_answer_budget_is_warned_and_reported_per_unit(known_tagger):
     assert english["entities"] == [] and chinese["entities"] == []
     # The short sentence's answer (tag, 4 tokens, close) also needs more than 8 tokens.
     assert short["incomplete"] == [{"start": 0, "end": 15, "types": ["Disease"]}]
+
+
+def test_tag_stream_rows_name_what_was_not_fully_tagged(known_tagger, tmp_path):
+    from hf_bioner.batch_tagging import tag_stream
+    from hf_bioner.writers import JsonlWriter
+
+    documents = [{"id": "dense", "text": DENSE_ENGLISH}, {"id": "bad", "text": ""}]
+    warned = []
+    with JsonlWriter(tmp_path / "out.jsonl") as writer:
+        counts = tag_stream(known_tagger, documents, writer, {"max_new_tokens": 8},
+                            warn=warned.append)  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert counts["incomplete"] == 1 and counts["errors"] == 1
+    assert rows[0]["entities"] == [] and rows[0]["incomplete"][-1]["end"] == len(DENSE_ENGLISH)
+    assert "incomplete" not in rows[1] and rows[1]["error"] == "the text is empty"
+    assert warned[0].startswith("document dense: characters 0-")
