@@ -5,15 +5,16 @@ sets (NCBI-disease and BC5CDR both annotate ``Disease``; JNLPBA's ``protein`` co
 BC5CDR's ``Chemical`` for names such as "tamoxifen"). The default call prompts each distinct
 type once (:func:`hf_bioner.pipeline.covering_type_sets`) and keeps one type per span
 (:func:`hf_bioner.pipeline.one_type_per_span`). For each corpus this script tags the same
-sentences three ways, with the selector as users get it:
+sentences three ways (the first two with the selector, as users get it):
 
 ``per_corpus``
     ``tagger(texts, corpus=name)``: only that corpus's type set, the per-corpus view;
 ``default``
     ``tagger(texts)``: every type of the language, one type per span;
-``default_all_types_per_span``
-    ``tagger(texts, one_type_per_span=False)``: the same prompts, every type kept (what the
-    default call returned before one type per span).
+``generator_all_types_per_span``
+    ``tagger(texts, one_type_per_span=False, use_selector=False)``: the same prompts, every
+    type the generator found kept (what the selector had to arbitrate before one type per
+    span; without the selector, whose scoring is the slow part on a CPU).
 
 Each is scored on the types the corpus annotates (other types are dropped before scoring:
 the corpus has no gold for them), and spans with more than one type are counted.
@@ -36,7 +37,10 @@ from hf_bioner.scoring import score
 CALLS = {
     "per_corpus": lambda corpus: {"corpus": corpus},
     "default": lambda corpus: {},
-    "default_all_types_per_span": lambda corpus: {"one_type_per_span": False},
+    "generator_all_types_per_span": lambda corpus: {
+        "one_type_per_span": False,
+        "use_selector": False,
+    },
 }
 
 
