@@ -485,6 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grad-accum", dest="grad_accum", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    train.add_argument(
+        "--train-embeddings", dest="train_embeddings", action="store_true", default=None,
+        help="with --full, also train the input embeddings (frozen by default)",
+    )  # fmt: skip
+    train.add_argument(
+        "--prompt-style", dest="prompt_style", choices=["full", "short"],
+        help="full: type definitions and answer format in every prompt (default); short: type "
+        "names only (fewer tokens per row; zero-shot types still get definitions when tagging)",
+    )  # fmt: skip
+    train.add_argument(
+        "--loss-vocabulary", dest="loss_vocabulary", choices=["full", "completions"],
+        help="softmax of the loss over the whole vocabulary (default) or only the tokens the "
+        "training completions use (much faster on a CPU for large vocabularies; CPU loss only)",
+    )  # fmt: skip
     train.add_argument("--lora-r", dest="lora_r", type=int)
     train.add_argument("--lora-alpha", dest="lora_alpha", type=int)
     train.add_argument("--lora-dropout", dest="lora_dropout", type=float)
