@@ -480,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-length", dest="max_length", type=int)
     train.add_argument("--epochs", type=float)
     train.add_argument("--max-steps", dest="max_steps", type=int)
+    train.add_argument("--max-minutes", dest="max_minutes", type=float,
+                       help="stop after this many minutes of training (a fixed CPU budget)")  # fmt: skip
     train.add_argument("--learning-rate", dest="learning_rate", type=float)
     train.add_argument("--batch-size", dest="batch_size", type=int)
     train.add_argument("--grad-accum", dest="grad_accum", type=int)

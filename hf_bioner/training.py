@@ -73,6 +73,7 @@ class TrainConfig:
     # optimisation
     epochs: float = 1.0
     max_steps: int = -1
+    max_minutes: float | None = None  # stop after this much training time (then evaluate)
     learning_rate: float = 2e-4
     batch_size: int = 8
     grad_accum: int = 1
@@ -323,7 +324,19 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list
                     (state.num_input_tokens_seen - self.tokens0) / elapsed, 1
                 )
 
-    return [DevF1(), Throughput()]
+    class TimeLimit(TrainerCallback):
+        """Stop after ``max_minutes`` of this run (a fixed CPU budget: the same for every
+        recipe compared; the final dev evaluation still runs)."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.perf_counter() - self.start > config.max_minutes * 60:
+                control.should_training_stop = True
+
+    callbacks = [DevF1(), Throughput()]
+    return callbacks + [TimeLimit()] if config.max_minutes else callbacks
 
 
 # ----------------------------------------------------------------------------- train

@@ -93,3 +93,11 @@ def test_cpu_recipe_trains_and_the_pipeline_prompts_as_it_was_trained(tmp_path, 
     assert units[0]["prompt"] == "Tag Disease.\nSentence: Ataxia is rare.\nAnswer:\n"
     zero_shot = tagger.preprocess("IL-2 binds.", types={"Gene": "a gene"})["units"]
     assert "- Gene: a gene" in zero_shot[0]["prompt"]  # zero-shot types keep definitions
+
+
+def test_max_minutes_stops_training_and_still_evaluates(tmp_path, tiny_base):
+    summary = train(
+        tiny_config(tmp_path, tiny_base, max_steps=50, max_minutes=1e-6, eval_steps=100)
+    )
+    assert summary["steps"] == 1  # stopped after its first step, far from max_steps
+    assert [point["step"] for point in summary["dev_f1_curve"]] == [1]
