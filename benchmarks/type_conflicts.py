@@ -1,47 +1,42 @@
-"""One answer per span: the default call against per-corpus calls, on the same sentences.
+"""One answer per span: rules for same-span type conflicts against the per-corpus view.
 
 A model trained on several corpora of one language knows overlapping and conflicting type
 sets (NCBI-disease and BC5CDR both annotate ``Disease``; JNLPBA's ``protein`` competes with
 BC5CDR's ``Chemical`` for names such as "tamoxifen"). The default call prompts each distinct
 type once (:func:`hf_bioner.pipeline.covering_type_sets`) and keeps one type per span
-(:func:`hf_bioner.pipeline.one_type_per_span`). For each corpus this script tags the same
-sentences three ways (the first two with the selector, as users get it):
+(:func:`hf_bioner.pipeline.one_type_per_span`). This script measures the rules for the
+second step on the same candidates:
 
-``per_corpus``
-    ``tagger(texts, corpus=name)``: only that corpus's type set, the per-corpus view;
-``default``
-    ``tagger(texts)``: every type of the language, one type per span;
-``generator_all_types_per_span``
-    ``tagger(texts, one_type_per_span=False, use_selector=False)``: the same prompts, every
-    type the generator found kept (what the selector had to arbitrate before one type per
-    span; without the selector, whose scoring is the slow part on a CPU).
+1. one call per corpus, ``tagger(texts, one_type_per_span=False, threshold=0.0)``: every
+   type set of the language prompted (the default call's prompts), every entity kept with
+   its selector probability;
+2. from those candidates, with the pipeline's own functions: the *per-corpus view* (only the
+   corpus's own type set, the selector's thresholds: what ``corpus=name`` returns, since
+   its prompts and scores are the same), *all types* (every type kept: the default call
+   before one type per span), and each rule of ``CONFLICT_RULES``, resolving conflicts
+   before or after the selector's thresholds.
 
-Each is scored on the types the corpus annotates (other types are dropped before scoring:
-the corpus has no gold for them), and spans with more than one type are counted.
+Each is scored on the types the corpus annotates (other types are dropped first: the corpus
+has no gold for them); spans with more than one type are counted.
 
-    python benchmarks/type_conflicts.py hf_bioner/default_model --name gemma-joint-inline --limit 200 --data-dir ../shared/corpora
+    python benchmarks/type_conflicts.py hf_bioner/default_model --name gemma-joint-inline --limit 100 --data-dir ../shared/corpora
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter
+from pathlib import Path
 
 from common import eval_units, save_result
 
-from hf_bioner.pipeline import BioNerPipeline
+from hf_bioner.pipeline import CONFLICT_RULES, BioNerPipeline, one_type_per_span
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
 
-CALLS = {
-    "per_corpus": lambda corpus: {"corpus": corpus},
-    "default": lambda corpus: {},
-    "generator_all_types_per_span": lambda corpus: {
-        "one_type_per_span": False,
-        "use_selector": False,
-    },
-}
+ORDERS = ("resolve_then_threshold", "threshold_then_resolve")
 
 
 def multi_type_spans(found: list[list[dict]]) -> int:
@@ -60,61 +55,125 @@ def scored(found: list[list[dict]], gold: list[list[dict]], labels: set[str]) ->
         for entities in found
     ]  # fmt: skip
     s = score(predictions, gold)
-    return {k: s[k] for k in ("precision", "recall", "f1", "tp", "n_pred", "n_gold")}
+    return {
+        **{k: round(s[k], 4) for k in ("precision", "recall", "f1")},
+        **{k: s[k] for k in ("tp", "n_pred", "n_gold")},
+        "spans_with_several_types": multi_type_spans(found),
+    }
+
+
+def conflicts_by_types_and_gold(candidates, records, thresholds) -> dict[str, int]:
+    """Kept same-span conflicts, counted by their types and the gold type of the span."""
+    counts = Counter()
+    for entities, record in zip(candidates, records, strict=True):
+        gold = {(e["start"], e["end"]): e["type"] for e in record["entities"]}
+        spans: dict[tuple[int, int], list[str]] = {}
+        for e in entities:
+            if e["score"] >= thresholds[e["entity_group"]]:
+                spans.setdefault((e["start"], e["end"]), []).append(e["entity_group"])
+        for span, types in spans.items():
+            if len(types) > 1:
+                counts[f"{' vs '.join(sorted(types))} (gold: {gold.get(span)})"] += 1
+    return dict(counts.most_common())
+
+
+def add_sentence_offsets(tagger, text: str, entities: list[dict]) -> None:
+    """Which of the pipeline's sentences of ``text`` each entity is in (for sentence-vote)."""
+    starts = sorted({unit["offset"] for unit in tagger.preprocess(text)["units"]})
+    for entity in entities:
+        entity["sentence_offset"] = max(s for s in starts if s <= entity["start"])
+
+
+def resolved(candidates: list[dict], ranks: dict, thresholds: dict, rule: str, order: str):
+    """One text's entities after ``rule``, applied before or after the thresholds."""
+
+    def kept(entity: dict) -> bool:
+        return entity["score"] >= thresholds[entity["entity_group"]]
+
+    pairs = [(e, {"rank": ranks[e["entity_group"]], "offset": e["sentence_offset"]})
+             for e in candidates]  # fmt: skip
+    if order == "threshold_then_resolve":
+        pairs = [pair for pair in pairs if kept(pair[0])]
+    winners = [e for e, _unit in one_type_per_span(pairs, rule, thresholds)]
+    return [e for e in winners if kept(e)]
+
+
+def views(candidates: list[list[dict]], ranks, thresholds, own: set[str]) -> dict:
+    """Every way of reading the same candidates, by name."""
+    out = {
+        "per_corpus": [[e for e in c if e["entity_group"] in own
+                        and e["score"] >= thresholds[e["entity_group"]]] for c in candidates],
+        "all_types": [[e for e in c if e["score"] >= thresholds[e["entity_group"]]]
+                      for c in candidates],
+    }  # fmt: skip
+    for rule in CONFLICT_RULES:
+        for order in ORDERS:
+            out[f"{rule}/{order}"] = [resolved(c, ranks, thresholds, rule, order)
+                                      for c in candidates]  # fmt: skip
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="an hf-bioner train output folder")
+    parser.add_argument("model", help="an hf-bioner train output folder with a selector")
     parser.add_argument("--name", required=True, help="result name: type_conflicts_<name>.json")
     parser.add_argument("--corpora", default="bc5cdr,jnlpba")
-    parser.add_argument("--limit", type=int, default=200, help="sentences per corpus (0 = all)")
+    parser.add_argument("--limit", type=int, default=100, help="sentences per corpus (0 = all)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--data-dir")
+    parser.add_argument("--save-candidates", help="a folder for the scored candidates (JSON)")
     args = parser.parse_args()
 
     from hf_bioner.models import load_trained
 
     model, tokenizer, config = load_trained(args.model, merge=True)
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
+    selector = tagger.selector.config
     results, sizes = {}, {}
     for corpus in args.corpora.split(","):
         records, sizes[corpus] = eval_units(corpus, args.data_dir, args.limit or None)
-        texts, gold = [r["text"] for r in records], [r["entities"] for r in records]
-        labels = set(type_set(corpus).labels)
-        results[corpus] = {}
-        for call, options in CALLS.items():
-            started = time.perf_counter()
-            found = tagger(texts, batch_size=args.batch_size, **options(corpus))
-            row = {
-                **scored(found, gold, labels),
-                "seconds": round(time.perf_counter() - started, 1),
-                "spans_with_several_types": multi_type_spans(found),
-                "entities": sum(len(entities) for entities in found),
-            }
-            results[corpus][call] = row
-            print(corpus, call, row, flush=True)
-        per, default = results[corpus]["per_corpus"], results[corpus]["default"]
-        results[corpus]["default_minus_per_corpus_f1"] = round(default["f1"] - per["f1"], 4)
-    pooled = {call: {"tp": 0, "n_pred": 0, "n_gold": 0} for call in CALLS}
-    for corpus_results in results.values():
-        for call in CALLS:
-            for key in ("tp", "n_pred", "n_gold"):
-                pooled[call][key] += corpus_results[call][key]
-    default = pooled["default"]
-    precision = default["tp"] / default["n_pred"] if default["n_pred"] else 0.0
-    recall = default["tp"] / default["n_gold"] if default["n_gold"] else 0.0
+        language = type_set(corpus).language
+        sets = tagger._task_type_sets(language, None, None)
+        ranks = {label: rank for rank, s in enumerate(sets) for label in s.labels}
+        thresholds = {t: selector.type_thresholds.get(t, selector.threshold) for t in ranks}
+        started = time.perf_counter()
+        candidates = tagger([r["text"] for r in records], batch_size=args.batch_size,
+                            one_type_per_span=False, threshold=0.0)  # fmt: skip
+        seconds = round(time.perf_counter() - started, 1)
+        for record, entities in zip(records, candidates, strict=True):
+            add_sentence_offsets(tagger, record["text"], entities)
+        if args.save_candidates:
+            Path(args.save_candidates).mkdir(parents=True, exist_ok=True)
+            out = Path(args.save_candidates) / f"{corpus}.json"
+            out.write_text(json.dumps(candidates, ensure_ascii=False))
+        own, gold = set(type_set(corpus).labels), [r["entities"] for r in records]
+        results[corpus] = {
+            "type_sets_prompted": [s.labels for s in sets],
+            "seconds_for_the_call": seconds,
+            "candidates": sum(len(c) for c in candidates),
+            "conflicts_by_types_and_gold": conflicts_by_types_and_gold(
+                candidates, records, thresholds
+            ),
+        }
+        for name, found in views(candidates, ranks, thresholds, own).items():
+            results[corpus][name] = scored(found, gold, own)
+            print(corpus, name, results[corpus][name], flush=True)
+    chosen = "max-margin/threshold_then_resolve"  # what the pipeline does
+    pooled = {k: sum(results[c][chosen][k] for c in results) for k in ("tp", "n_pred", "n_gold")}
+    precision = pooled["tp"] / pooled["n_pred"] if pooled["n_pred"] else 0.0
+    recall = pooled["tp"] / pooled["n_gold"] if pooled["n_gold"] else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     save_result(
         f"type_conflicts_{args.name}",
         {
-            "what": "default call (one type per span) vs per-corpus calls, same sentences, "
-            "scored on each corpus's own types; precision/recall/f1 = the default call pooled",
+            "what": "same-span type conflict rules vs the per-corpus view, on the same "
+            "candidates (one call per corpus, every type set, selector scores for all), scored "
+            f"on each corpus's own types; precision/recall/f1 = {chosen} pooled",
             "model": args.model,
             "base_model": config["base_model"],
-            "rule": "same span, different types: the selector's more probable type wins",
             "data": sizes,
             "sample": any(s["units"] < s["units_in_split"] for s in sizes.values()),
+            "pipeline_rule": chosen,
             "precision": round(precision, 4),
             "recall": round(recall, 4),
             "f1": round(f1, 4),

@@ -339,43 +339,53 @@ def test_mixed_document_gets_each_sentences_own_language(tagger):
         assert MIXED[unit["offset"] : unit["offset"] + len(unit["sentence"])] == unit["sentence"]
 
 
-def test_same_span_with_two_types_gets_one_answer(tagger):
+def test_same_span_with_two_types_gets_one_answer_by_each_rule():
     from hf_bioner.pipeline import one_type_per_span
     from hf_bioner.schema import type_set
 
-    text = "Tamoxifen binds BRCA2."
+    # Two sentences: the first about molecular biology, the second about drug toxicity.
+    text = "Tamoxifen binds IL-2 in T cells. Tamoxifen caused hepatitis with cisplatin."
+    second = text.index("Tamoxifen caused")
     bc5cdr, jnlpba = type_set("bc5cdr"), type_set("jnlpba")
-    units = [
-        {"offset": 0, "sentence": text, "type_set": bc5cdr, "rank": 0},
-        {"offset": 0, "sentence": text, "type_set": jnlpba, "rank": 1},
-    ]
 
-    def entity(start, end, label, score):
-        return {"entity_group": label, "start": start, "end": end,
-                "word": text[start:end], "score": score}  # fmt: skip
+    def unit(offset, types, rank):
+        return {"offset": offset, "type_set": types, "rank": rank}
+
+    def entity(word, label, score, offset=0):
+        start = text.index(word, offset)
+        return {"entity_group": label, "start": start, "end": start + len(word),
+                "word": word, "score": score}  # fmt: skip
 
     found = [
-        (entity(0, 9, "Chemical", 0.8), units[0]),
-        (entity(0, 9, "protein", 0.3), units[1]),
-        (entity(16, 21, "Chemical", 0.2), units[0]),
-        (entity(16, 21, "protein", 0.9), units[1]),
-        (entity(16, 19, "DNA", 0.1), units[1]),  # a nested span is not a conflict
+        (entity("Tamoxifen", "Chemical", 0.6), unit(0, bc5cdr, 0)),
+        (entity("Tamoxifen", "protein", 0.7), unit(0, jnlpba, 1)),
+        (entity("IL-2", "protein", 0.9), unit(0, jnlpba, 1)),
+        (entity("T cells", "cell_type", 0.8), unit(0, jnlpba, 1)),
+        (entity("Tamoxifen", "Chemical", 0.6, second), unit(second, bc5cdr, 0)),
+        (entity("Tamoxifen", "protein", 0.7, second), unit(second, jnlpba, 1)),
+        (entity("hepatitis", "Disease", 0.9, second), unit(second, bc5cdr, 0)),
+        (entity("cisplatin", "Chemical", 0.9, second), unit(second, bc5cdr, 0)),
+        (entity("hepatitis", "DNA", 0.2, second), unit(second, jnlpba, 1)),  # below threshold
     ]
-    kept = one_type_per_span(found)
-    assert [(e["start"], e["end"], e["entity_group"]) for e, _ in kept] == [
-        (0, 9, "Chemical"),
-        (16, 21, "protein"),
-        (16, 19, "DNA"),
-    ]
-    # Without selector scores the type set prompted first wins.
+    thresholds = {"Chemical": 0.3, "protein": 0.65, "Disease": 0.5, "DNA": 0.5, "cell_type": 0.5}
+
+    def winners(rule):
+        kept = one_type_per_span(found, rule, thresholds)
+        return [(e["word"], e["entity_group"]) for e, _ in kept if e["word"] == "Tamoxifen"]
+
+    # Each sentence's other entities vote: JNLPBA's kind first, BC5CDR's second.
+    assert winners("sentence-vote") == [("Tamoxifen", "protein"), ("Tamoxifen", "Chemical")]
+    assert winners("max-probability") == [("Tamoxifen", "protein")] * 2
+    assert winners("max-margin") == [("Tamoxifen", "Chemical")] * 2  # 0.3 above vs 0.05
+    assert winners("first-type-set") == [("Tamoxifen", "Chemical")] * 2
+    kept = one_type_per_span(found, "sentence-vote", thresholds)
+    assert len(kept) == len(found) - 3  # two Tamoxifen conflicts and the hepatitis one
+    # Without selector scores every entity votes; ties go to the type set prompted first.
     for e, _ in found:
         e["score"] = None
-    kept = one_type_per_span(found)
-    assert [(e["start"], e["end"], e["entity_group"]) for e, _ in kept] == [
-        (0, 9, "Chemical"),
-        (16, 21, "Chemical"),
-        (16, 19, "DNA"),
-    ]
+    assert winners("sentence-vote") == [("Tamoxifen", "protein"), ("Tamoxifen", "Chemical")]
+    with pytest.raises(BioNerInputError, match="unknown conflict rule 'vote'"):
+        one_type_per_span(found, "vote")
 
 
 def test_num_threads_is_applied_for_the_call_and_restored(tagger):
