@@ -90,6 +90,13 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
     return choices
 
 
+def cache_argument(module) -> str:
+    """The name under which ``module.forward`` takes its key/value cache: transformers 5.24
+    renamed ``past_key_values`` to ``cache`` (the old name still works, with a warning)."""
+    parameters = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 class AllowedTokenDecoder:
     """Constrained greedy ``inline`` answers for batches of prompts (see the module doc)."""
 
@@ -100,9 +107,7 @@ class AllowedTokenDecoder:
         self.head = model.get_output_embeddings()
         self.table = TokenTable.of(tokenizer)
         self.eos_ids = sorted(set(eos_ids))
-        # transformers 5.24 renamed the decoder's ``past_key_values`` argument to ``cache``.
-        parameters = inspect.signature(self.body.forward).parameters
-        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        self.cache_argument = cache_argument(self.body)
         text_config = model.config.get_text_config(decoder=True)
         self.sliding_window = getattr(text_config, "sliding_window", None)
         self.step_body = self.body

@@ -318,16 +318,16 @@ def _tag_outcome(counts: dict, sharded: bool) -> int:
             return 0
         raise BioNerInputError("nothing to tag: the input holds no documents")
     if failed == total and sharded:  # the --num-proc parent decides for the whole run
-        print(f"hf-bioner: warning: all {failed} documents of this shard failed", file=sys.stderr)
+        _warn(f"all {failed} documents of this shard failed")
         return NOTHING_TAGGED
     if failed == total:
         print(f"hf-bioner: error: no document could be tagged ({failed} failed)", file=sys.stderr)
         return NOTHING_TAGGED
     if failed:
-        print(f"hf-bioner: warning: {failed} of {total} documents failed", file=sys.stderr)
+        _warn(f"{failed} of {total} documents failed")
     if counts.get("incomplete"):
-        print(f"hf-bioner: warning: {counts['incomplete']} documents were not fully tagged "
-              "(their rows list the spans under 'incomplete')", file=sys.stderr)  # fmt: skip
+        _warn(f"{counts['incomplete']} documents were not fully tagged "
+              "(their rows list the spans under 'incomplete')")  # fmt: skip
     return 0
 
 

@@ -14,9 +14,9 @@ token it is also the constrained one; the allowed set is only built when it is n
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
+from hf_bioner.allowed_decoding import cache_argument
 from hf_bioner.constrained import (
     Answer,
     InlineAutomaton,
@@ -37,9 +37,7 @@ class CopyDecoder:
         self.eos_ids = set(eos_ids)
         self.draft_length = draft_length
         self.forward_passes = 0
-        # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns).
-        parameters = inspect.signature(model.forward).parameters
-        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        self.cache_argument = cache_argument(model)
 
     def _logits(self, cache, **inputs):
         """The model's logits for ``inputs``, extending ``cache``."""

@@ -440,11 +440,14 @@ class BioNerPipeline(Pipeline):
         # Zero-shot types need their definitions; trained ones the prompt the model learned.
         style = "full" if isinstance(types, Mapping) else self.prompt_style
         units = []
+        sets_by_language: dict[str, list[TypeSet]] = {}
         spans = sentence_spans(text, language)
         for start, end in (piece for s, e in spans for piece in bounded_units(text, s, e)):
             sentence = text[start:end]
             lang = language or detect_language(sentence)  # per sentence: documents mix
-            for rank, types_ in enumerate(self._task_type_sets(lang, types, corpus)):
+            if lang not in sets_by_language:
+                sets_by_language[lang] = self._task_type_sets(lang, types, corpus)
+            for rank, types_ in enumerate(sets_by_language[lang]):
                 units.append(
                     {
                         "offset": start,
@@ -515,10 +518,10 @@ class BioNerPipeline(Pipeline):
         thresholds: dict[str, float] = {}
         if use_selector:
             pairs = [pair for pairs in decoded for pair in pairs]
-            kept = dict(zip((id(e) for e, _ in pairs), self._select(pairs, threshold),
-                            strict=True))  # fmt: skip
             thresholds = {e["entity_group"]: self._threshold(e["entity_group"], threshold)
                           for e, _unit in pairs}  # fmt: skip
+            kept = dict(zip((id(e) for e, _ in pairs), self._select(pairs, thresholds),
+                            strict=True))  # fmt: skip
         results = []
         for pairs in decoded:
             pairs = [pair for pair in pairs if kept.get(id(pair[0]), True)]
@@ -529,12 +532,16 @@ class BioNerPipeline(Pipeline):
 
     def _threshold(self, label: str, threshold: float | None) -> float:
         """The selector threshold an entity of type ``label`` must reach."""
+        if threshold is not None:
+            return threshold
         config = self.selector.config
-        return threshold if threshold is not None else config.type_thresholds.get(label,
-                                                                                  config.threshold)  # fmt: skip
+        return config.type_thresholds.get(label, config.threshold)
 
-    def _select(self, pairs: list[tuple[dict, dict]], threshold: float | None) -> list[bool]:
-        """Give every entity its selector probability; whether each one is kept."""
+    def _select(
+        self, pairs: list[tuple[dict, dict]], thresholds: Mapping[str, float]
+    ) -> list[bool]:
+        """Give every entity its selector probability; whether it reaches its type's
+        threshold."""
         if not pairs:
             return []
         candidates = [
@@ -551,7 +558,7 @@ class BioNerPipeline(Pipeline):
         kept = []
         for (entity, _unit), probability in zip(pairs, probabilities, strict=True):
             entity["score"] = round(probability, 4)
-            kept.append(probability >= self._threshold(entity["entity_group"], threshold))
+            kept.append(probability >= thresholds[entity["entity_group"]])
         return kept
 
     # ------------------------------------------------------------------ calling
