@@ -260,15 +260,36 @@ def machine() -> dict:
 # ----------------------------------------------------------------------------- callbacks
 
 
-def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list):
-    """The dev-F1 and throughput callbacks (built lazily: transformers is heavy)."""
+def _callbacks(config: TrainConfig, dev: list[Record], output: Path):
+    """The time-limit, dev-F1 and throughput callbacks (built lazily: transformers is heavy).
+
+    The time limit comes first, so that the step it stops at is evaluated and saved as a
+    checkpoint like any other: a run stopped by ``max_minutes`` continues with ``--resume``.
+    """
     from transformers import TrainerCallback
 
-    class DevF1(TrainerCallback):
-        """Tag the dev sample every ``eval_steps``; keep the adapter with the best strict F1."""
+    class TimeLimit(TrainerCallback):
+        """Stop after ``max_minutes`` of this run (a fixed CPU budget: the same for every
+        recipe compared), saving a checkpoint there."""
 
-        def __init__(self):
-            self.best = -1.0
+        def on_train_begin(self, args, state, control, **kw):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.perf_counter() - self.start > config.max_minutes * 60:
+                control.should_training_stop = True
+                control.should_save = True
+
+    class DevF1(TrainerCallback):
+        """Tag the dev sample every ``eval_steps`` and at the last step; keep the weights with
+        the best strict F1 in ``output/best``.
+
+        Each point goes into the trainer's log history, which checkpoints carry, so the curve
+        of a run resumed across many sessions is whole.
+        """
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.best = max((p["f1"] for p in dev_curve(state.log_history)), default=-1.0)
 
         def evaluate(self, state, model, tokenizer):
             from hf_bioner.inference import predict_records
@@ -284,31 +305,33 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list
                 prompt_style=config.prompt_style,
             )
             scores = score(result["predictions"], [r["entities"] for r in dev])
-            point = {
-                "step": state.global_step,
-                "f1": scores["f1"],
-                "precision": scores["precision"],
-                "recall": scores["recall"],
-            }
-            curve.append(point)
+            state.log_history.append(
+                {"step": state.global_step}
+                | {f"dev_{key}": scores[key] for key in ("f1", "precision", "recall")}
+            )
             logger.warning(
                 "step %d: dev strict F1 %.4f (P %.4f R %.4f)",
-                point["step"],
-                point["f1"],
-                point["precision"],
-                point["recall"],
+                state.global_step,
+                scores["f1"],
+                scores["precision"],
+                scores["recall"],
             )
             if scores["f1"] > self.best:
                 self.best = scores["f1"]
                 model.save_pretrained(output / "best")
             model.train()
 
+        def evaluated(self, state) -> bool:
+            curve = dev_curve(state.log_history)
+            return bool(curve) and curve[-1]["step"] == state.global_step
+
         def on_step_end(self, args, state, control, model=None, processing_class=None, **kw):
-            if dev and state.global_step % config.eval_steps == 0:
+            due = state.global_step % config.eval_steps == 0 or control.should_training_stop
+            if dev and due and not self.evaluated(state):
                 self.evaluate(state, model, processing_class)
 
         def on_train_end(self, args, state, control, model=None, processing_class=None, **kw):
-            if dev and (not curve or curve[-1]["step"] != state.global_step):
+            if dev and not self.evaluated(state):
                 self.evaluate(state, model, processing_class)
 
     class Throughput(TrainerCallback):
@@ -324,19 +347,20 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path, curve: list
                     (state.num_input_tokens_seen - self.tokens0) / elapsed, 1
                 )
 
-    class TimeLimit(TrainerCallback):
-        """Stop after ``max_minutes`` of this run (a fixed CPU budget: the same for every
-        recipe compared; the final dev evaluation still runs)."""
+    limit = [TimeLimit()] if config.max_minutes else []
+    return limit + [DevF1(), Throughput()]
 
-        def on_train_begin(self, args, state, control, **kw):
-            self.start = time.perf_counter()
 
-        def on_step_end(self, args, state, control, **kw):
-            if time.perf_counter() - self.start > config.max_minutes * 60:
-                control.should_training_stop = True
-
-    callbacks = [DevF1(), Throughput()]
-    return callbacks + [TimeLimit()] if config.max_minutes else callbacks
+def dev_curve(log_history: list[dict]) -> list[dict]:
+    """The dev F1 points of a trainer's log history (all sessions of a resumed run)."""
+    return [
+        {
+            key: entry[key] if key == "step" else entry[f"dev_{key}"]
+            for key in ("step", "f1", "precision", "recall")
+        }
+        for entry in log_history
+        if "dev_f1" in entry
+    ]
 
 
 # ----------------------------------------------------------------------------- train
@@ -438,7 +462,6 @@ def train(config: TrainConfig) -> dict:
         )
     elif not config.train_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    curve: list[dict] = []
     # TRL's fused LM head is fast only with its GPU kernel (see hf_bioner.sft).
     fused = _cuda() if config.fused_lm_head is None else config.fused_lm_head
     options = {} if fused else {"loss_vocabulary": config.loss_vocabulary}
@@ -448,12 +471,13 @@ def train(config: TrainConfig) -> dict:
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=_callbacks(config, dev, output, curve),
+        callbacks=_callbacks(config, dev, output),
         **options,
     )
     resume = config.resume and any(config.checkpoints().glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     trainer.model.save_pretrained(output)
+    curve = dev_curve(trainer.state.log_history)
     if curve and (output / "best").exists():
         # The adapter that scored best on dev is the one we ship.
         for item in (output / "best").iterdir():

@@ -68,6 +68,20 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
     assert seen == sorted(seen) and seen[4] > step_logs(first)[-1]["num_input_tokens_seen"]
 
 
+def test_time_limit_stops_at_a_checkpoint_and_resume_keeps_the_dev_curve(tmp_path, tiny_base):
+    # A budget this small is spent by the first step: training stops there, evaluates and
+    # saves a checkpoint even though step 1 is neither an eval step nor a save step.
+    stopped = train(tiny_config(tmp_path, tiny_base, max_minutes=1e-9))
+    assert stopped["steps"] == 1
+    assert (tmp_path / "checkpoints" / "checkpoint-1").is_dir()
+    assert [p["step"] for p in stopped["dev_f1_curve"]] == [1]
+    resumed = train(tiny_config(tmp_path, tiny_base, resume=True))
+    assert resumed["steps"] == 4
+    # The point of the first session came back from the checkpoint; 2 and 4 are new.
+    assert [p["step"] for p in resumed["dev_f1_curve"]] == [1, 2, 4]
+    assert resumed["dev_f1_curve"][0] == stopped["dev_f1_curve"][0]
+
+
 def test_full_fine_tuning_option(tmp_path, tiny_base):
     summary = train(tiny_config(tmp_path, tiny_base, lora=False, max_steps=2, eval_size=0))
     assert summary["steps"] == 2
