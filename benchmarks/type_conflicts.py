@@ -3,7 +3,7 @@
 A model trained on several corpora of one language knows overlapping and conflicting type
 sets (NCBI-disease and BC5CDR both annotate ``Disease``; JNLPBA's ``protein`` competes with
 BC5CDR's ``Chemical`` for names such as "tamoxifen"). The default call prompts each distinct
-type once (:func:`hf_bioner.pipeline.covering_type_sets`) and keeps one type per span
+type once (:func:`hf_bioner.schema.covering_type_sets`) and keeps one type per span
 (:func:`hf_bioner.pipeline.one_type_per_span`). This script measures the rules for the
 second step on the same candidates:
 
@@ -28,6 +28,7 @@ import argparse
 import json
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from common import eval_units, save_result
@@ -77,6 +78,15 @@ def conflicts_by_types_and_gold(candidates, records, thresholds) -> dict[str, in
     return dict(counts.most_common())
 
 
+def saved_candidates(folder: str, corpus: str, records: list[dict]) -> list[list[dict]]:
+    """The candidates a ``--save-candidates`` run kept for ``corpus`` (same sample)."""
+    candidates = json.loads((Path(folder) / f"{corpus}.json").read_text(encoding="utf-8"))
+    if len(candidates) != len(records):
+        raise SystemExit(f"{folder}/{corpus}.json has {len(candidates)} texts, the sample "
+                         f"{len(records)}: not the same --limit")  # fmt: skip
+    return candidates
+
+
 def add_sentence_offsets(tagger, text: str, entities: list[dict]) -> None:
     """Which of the pipeline's sentences of ``text`` each entity is in (for sentence-vote)."""
     starts = sorted({unit["offset"] for unit in tagger.preprocess(text)["units"]})
@@ -84,7 +94,8 @@ def add_sentence_offsets(tagger, text: str, entities: list[dict]) -> None:
         entity["sentence_offset"] = max(s for s in starts if s <= entity["start"])
 
 
-def resolved(candidates: list[dict], ranks: dict, thresholds: dict, rule: str, order: str):
+def resolved(candidates: list[dict], ranks: dict, thresholds: dict, rule: str, order: str,
+             arbiter=None):  # fmt: skip
     """One text's entities after ``rule``, applied before or after the thresholds."""
 
     def kept(entity: dict) -> bool:
@@ -94,12 +105,12 @@ def resolved(candidates: list[dict], ranks: dict, thresholds: dict, rule: str, o
              for e in candidates]  # fmt: skip
     if order == "threshold_then_resolve":
         pairs = [pair for pair in pairs if kept(pair[0])]
-    winners = [e for e, _unit in one_type_per_span(pairs, rule, thresholds)]
+    winners = [e for e, _unit in one_type_per_span(pairs, rule, thresholds, arbiter)]
     return [e for e in winners if kept(e)]
 
 
-def views(candidates: list[list[dict]], ranks, thresholds, own: set[str]) -> dict:
-    """Every way of reading the same candidates, by name."""
+def views(candidates: list[list[dict]], ranks, thresholds, own: set[str], arbiter) -> dict:
+    """Every way of reading the same candidates, by name (``arbiter`` rule: if it has one)."""
     out = {
         "per_corpus": [[e for e in c if e["entity_group"] in own
                         and e["score"] >= thresholds[e["entity_group"]]] for c in candidates],
@@ -107,8 +118,10 @@ def views(candidates: list[list[dict]], ranks, thresholds, own: set[str]) -> dic
                       for c in candidates],
     }  # fmt: skip
     for rule in CONFLICT_RULES:
+        if rule == "arbiter" and arbiter is None:
+            continue
         for order in ORDERS:
-            out[f"{rule}/{order}"] = [resolved(c, ranks, thresholds, rule, order)
+            out[f"{rule}/{order}"] = [resolved(c, ranks, thresholds, rule, order, arbiter)
                                       for c in candidates]  # fmt: skip
     return out
 
@@ -122,6 +135,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--data-dir")
     parser.add_argument("--save-candidates", help="a folder for the scored candidates (JSON)")
+    parser.add_argument("--candidates", help="a --save-candidates folder of an earlier run of "
+                        "the same model and sample: score its candidates, tag nothing")  # fmt: skip
     args = parser.parse_args()
 
     from hf_bioner.models import load_trained
@@ -136,12 +151,15 @@ def main() -> None:
         sets = tagger._task_type_sets(language, None, None)
         ranks = {label: rank for rank, s in enumerate(sets) for label in s.labels}
         thresholds = {t: selector.type_thresholds.get(t, selector.threshold) for t in ranks}
-        started = time.perf_counter()
-        candidates = tagger([r["text"] for r in records], batch_size=args.batch_size,
-                            one_type_per_span=False, threshold=0.0)  # fmt: skip
-        seconds = round(time.perf_counter() - started, 1)
-        for record, entities in zip(records, candidates, strict=True):
-            add_sentence_offsets(tagger, record["text"], entities)
+        if args.candidates:
+            candidates, seconds = saved_candidates(args.candidates, corpus, records), None
+        else:
+            started = time.perf_counter()
+            candidates = tagger([r["text"] for r in records], batch_size=args.batch_size,
+                                one_type_per_span=False, threshold=0.0)  # fmt: skip
+            seconds = round(time.perf_counter() - started, 1)
+            for record, entities in zip(records, candidates, strict=True):
+                add_sentence_offsets(tagger, record["text"], entities)
         if args.save_candidates:
             Path(args.save_candidates).mkdir(parents=True, exist_ok=True)
             out = Path(args.save_candidates) / f"{corpus}.json"
@@ -155,10 +173,11 @@ def main() -> None:
                 candidates, records, thresholds
             ),
         }
-        for name, found in views(candidates, ranks, thresholds, own).items():
+        for name, found in views(candidates, ranks, thresholds, own, tagger.arbiter).items():
             results[corpus][name] = scored(found, gold, own)
             print(corpus, name, results[corpus][name], flush=True)
-    chosen = "max-margin/threshold_then_resolve"  # what the pipeline does
+    # what the pipeline does
+    chosen = f"{'max-margin' if tagger.arbiter is None else 'arbiter'}/threshold_then_resolve"
     pooled = {k: sum(results[c][chosen][k] for c in results) for k in ("tp", "n_pred", "n_gold")}
     precision = pooled["tp"] / pooled["n_pred"] if pooled["n_pred"] else 0.0
     recall = pooled["tp"] / pooled["n_gold"] if pooled["n_gold"] else 0.0
@@ -173,6 +192,8 @@ def main() -> None:
             "base_model": config["base_model"],
             "data": sizes,
             "sample": any(s["units"] < s["units_in_split"] for s in sizes.values()),
+            "candidates_from": args.candidates,
+            "arbiter": None if tagger.arbiter is None else asdict(tagger.arbiter.config),
             "pipeline_rule": chosen,
             "precision": round(precision, 4),
             "recall": round(recall, 4),

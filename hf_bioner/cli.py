@@ -211,6 +211,20 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_train_arbiter(args: argparse.Namespace) -> None:
+    from hf_bioner.arbitration import ArbiterConfig, train_model_arbiter
+
+    config = ArbiterConfig(**{k: v for k, v in vars(args).items()
+                              if k in ArbiterConfig.__dataclass_fields__ and v is not None})  # fmt: skip
+    arbiter = train_model_arbiter(args.model, args.data_dir, args.output, config)
+    trained = arbiter.config
+    print(
+        f"done: {sum(trained.training_mentions.values())} mentions of {len(trained.labels)} "
+        f"types from {', '.join(trained.corpora)}, dev accuracy {trained.dev_accuracy} -> "
+        f"{args.output or Path(args.model) / 'arbiter'}"
+    )
+
+
 def cmd_push(args: argparse.Namespace) -> None:
     import tempfile
 
@@ -552,6 +566,22 @@ def build_parser() -> argparse.ArgumentParser:
     selector.add_argument("--batch-size", dest="batch_size", type=int,
                           help="generation batch size")  # fmt: skip
     selector.set_defaults(func=cmd_train_selector)
+
+    arbiter = commands.add_parser(
+        "train-arbiter",
+        parents=[data_dir],
+        help="train the type arbiter that settles same-span type conflicts of a trained model",
+        description="Train the classifier that picks one type when two of a model's type sets "
+        "tag the same span differently (BC5CDR's Chemical and JNLPBA's protein for "
+        "'tamoxifen'): character n-grams and words of the gold mentions of the model's "
+        "training corpora, for languages with more than one type set; saved in MODEL/arbiter.",
+    )
+    arbiter.add_argument("model", help="an hf-bioner train output folder")
+    arbiter.add_argument("--output", help="where to save it (default: MODEL/arbiter)")
+    arbiter.add_argument("--epochs", type=int)
+    arbiter.add_argument("--learning-rate", dest="learning_rate", type=float)
+    arbiter.add_argument("--seed", type=int)
+    arbiter.set_defaults(func=cmd_train_arbiter)
 
     push = commands.add_parser(
         "push",

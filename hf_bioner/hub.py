@@ -4,7 +4,8 @@
 
 * the generator merged into full weights (a Hub user needs no base model and no PEFT),
   its tokenizer, and ``hf_bioner_config.json``;
-* the selector, when the model has one (``selector/``);
+* the selector, when the model has one (``selector/``), and the type arbiter
+  (``arbiter/``);
 * the pipeline code: ``bioner_pipeline.py`` plus ``custom_pipelines`` in ``config.json``,
   so ``pipeline("bio-ner", model=REPO, trust_remote_code=True)`` works in a fresh process
   without importing hf_bioner first (the module imports it, and says to install it when it
@@ -155,7 +156,8 @@ def _dataset_name(corpus: str, sizes: Mapping) -> str:
 
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                results_file: str | None, has_selector: bool,
-               ablation: dict | None = None, ablation_file: str | None = None) -> str:  # fmt: skip
+               ablation: dict | None = None, ablation_file: str | None = None,
+               has_arbiter: bool = False) -> str:  # fmt: skip
     """The README.md of a model repository: metadata + model-index + usage + scores.
 
     ``results``: an ``evaluate_model.py`` result (the model-index); ``ablation``: a
@@ -210,6 +212,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
         has_selector=has_selector,
+        has_arbiter=has_arbiter,
         type_table=type_table(config["entity_types"]),
         base_model=config.get("base_model"),
         adapter=config.get("adapter"),
@@ -258,6 +261,7 @@ def render_model_card(model_dir: str | Path, repo_id: str,
                       results_file: str | Path | None = None,
                       ablation_file: str | Path | None = None) -> str:  # fmt: skip
     """The model card of an ``hf-bioner train`` folder, read from its configs alone."""
+    from hf_bioner.arbitration import ARBITER_DIR
     from hf_bioner.selector import SELECTOR_DIR
     from hf_bioner.training import MODEL_CONFIG_NAME
 
@@ -268,7 +272,8 @@ def render_model_card(model_dir: str | Path, repo_id: str,
     ablation = json.loads(Path(ablation_file).read_text()) if ablation_file else None
     card = model_card(config, summary, _read_results(results_file), repo_id,
                       results_file and Path(results_file).name, (model_dir / SELECTOR_DIR).is_dir(),
-                      ablation, ablation_file and Path(ablation_file).name)  # fmt: skip
+                      ablation, ablation_file and Path(ablation_file).name,
+                      (model_dir / ARBITER_DIR).is_dir())  # fmt: skip
     check_card(card)
     return card
 
@@ -292,6 +297,7 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     """Write the repository folder for a trained model (see the module docstring)."""
     import torch
 
+    from hf_bioner.arbitration import ARBITER_DIR
     from hf_bioner.models import load_trained
     from hf_bioner.selector import SELECTOR_DIR
     from hf_bioner.training import MODEL_CONFIG_NAME
@@ -317,8 +323,9 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     (out / f"{PIPELINE_MODULE}.py").write_text(PIPELINE_SHIM, encoding="utf-8")
     merged = {**config, "adapter": False, "merged_from": str(model_dir)}
     (out / MODEL_CONFIG_NAME).write_text(json.dumps(merged, indent=2, ensure_ascii=False))
-    if (model_dir / SELECTOR_DIR).is_dir():
-        shutil.copytree(model_dir / SELECTOR_DIR, out / SELECTOR_DIR)
+    for part in (SELECTOR_DIR, ARBITER_DIR):
+        if (model_dir / part).is_dir():
+            shutil.copytree(model_dir / part, out / part)
     summary_path = model_dir / "training_summary.json"
     if summary_path.exists():
         shutil.copy(summary_path, out / summary_path.name)

@@ -14,9 +14,10 @@ Like ``transformers``' ``TokenClassificationPipeline``, the work is split into t
 ``postprocess``
     decode each answer back to offsets in the sentence, shift them to the document, merge the
     type sets, score with the selector, drop what falls under its thresholds, and give each
-    span one type: when two type sets tag the same span with different types, the one
-    furthest above its type's selector threshold wins (without a selector, the type set
-    listed first in the model's config), sort.
+    span one type: when two type sets tag the same span with different types, the model's
+    type arbiter (:mod:`hf_bioner.arbitration`) picks the type its name fits best (without
+    an arbiter, the type furthest above its selector threshold; without a selector, the
+    type set listed first in the model's config), sort.
 
 A list of texts is tagged in one batch (sentences of all texts sorted by length). A text
 that is not a string, or is empty, yields ``None`` in the results with a warning naming it;
@@ -37,9 +38,10 @@ from typing import Any
 
 from transformers import Pipeline
 
+from hf_bioner.arbitration import ARBITER_CONFIG, ARBITER_DIR, TypeArbiter
 from hf_bioner.inference import check_decoder, generate_answers
 from hf_bioner.prompts import instruction
-from hf_bioner.schema import BioNerInputError, EntityType, TypeSet
+from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
 from hf_bioner.tagging import decode
 from hf_bioner.training import MODEL_CONFIG_NAME
@@ -99,53 +101,36 @@ def custom_type_set(types: Mapping[str, str], language: str) -> TypeSet:
     return TypeSet(language, tuple(EntityType(k, k, str(v)) for k, v in types.items()))
 
 
-def covering_type_sets(sets: Sequence[TypeSet]) -> list[TypeSet]:
-    """``sets`` without those whose types another set already covers (same language).
-
-    NCBI-disease's ``{Disease}`` is covered by BC5CDR's ``{Chemical, Disease}``: prompting
-    both would ask for every disease twice and cost a whole generation per sentence. Of two
-    identical sets the first is kept.
-    """
-    kept: list[TypeSet] = []
-    for i, candidate in enumerate(sets):
-        labels = set(candidate.labels)
-        covered = any(
-            other.language == candidate.language
-            and labels <= set(other.labels)
-            and (labels < set(other.labels) or j < i)
-            for j, other in enumerate(sets)
-            if j != i
-        )
-        if not covered:
-            kept.append(candidate)
-    return kept
-
-
-CONFLICT_RULES = ("max-margin", "max-probability", "sentence-vote", "first-type-set")
+CONFLICT_RULES = ("arbiter", "max-margin", "max-probability", "sentence-vote", "first-type-set")
 
 
 def one_type_per_span(
     found: list[tuple[dict, dict]],
     rule: str = "max-margin",
     thresholds: Mapping[str, float] | None = None,
+    arbiter: TypeArbiter | None = None,
 ) -> list[tuple[dict, dict]]:
     """Keep one type for each ``(start, end)`` that several type sets tagged differently.
 
-    ``rule`` picks the winner: ``max-margin`` (the pipeline's), the highest selector
-    probability above its type's own calibrated threshold (``thresholds``); ``max-probability``,
-    the highest probability (``score``); ``sentence-vote``, the type set that found more of
-    the sentence's other (unconflicted, kept) entities; ``first-type-set``, the type set
-    prompted first (``unit["rank"]``: the model config's corpus order). Remaining ties, and
-    entities without scores, go to the type set prompted first. On the same candidates
-    (``benchmarks/results/type_conflicts_gemma-joint-inline.json``) ``max-margin`` lost the
-    least pooled F1 against the per-corpus view, but no rule came within 1 point on both
-    BC5CDR and JNLPBA: with the bundled model the JNLPBA prompt tags most chemicals as
-    ``protein``, and only knowing the corpus's domain tells which one is meant.
+    ``rule`` picks the winner: ``arbiter`` (the pipeline's when the model has one), the type
+    the :class:`~hf_bioner.arbitration.TypeArbiter` finds likeliest for the mention among
+    the span's types; ``max-margin`` (the pipeline's otherwise), the highest selector
+    probability above its type's own calibrated threshold (``thresholds``);
+    ``max-probability``, the highest probability (``score``); ``sentence-vote``, the type set
+    that found more of the sentence's other (unconflicted, kept) entities; ``first-type-set``,
+    the type set prompted first (``unit["rank"]``: the model config's corpus order). Ties,
+    and spans with a type the arbiter does not know, are settled by margin, then by the type
+    set prompted first. Measured on the same candidates
+    (``benchmarks/results/type_conflicts_gemma-joint-inline.json``), only ``arbiter`` kept
+    the F1 of the per-corpus view on both BC5CDR and JNLPBA: the bundled model's JNLPBA prompt
+    tags most chemicals as ``protein``, and selector scores alone cannot tell which is meant.
     """
     if rule not in CONFLICT_RULES:
         raise BioNerInputError(
             f"unknown conflict rule {rule!r}; valid: {', '.join(CONFLICT_RULES)}"
         )
+    if rule == "arbiter" and arbiter is None:
+        raise BioNerInputError("the arbiter rule needs a type arbiter (hf-bioner train-arbiter)")
     thresholds = thresholds or {}
     spans = Counter((e["start"], e["end"]) for e, _unit in found)
     votes = Counter(
@@ -153,9 +138,13 @@ def one_type_per_span(
         for e, unit in found
         if spans[e["start"], e["end"]] == 1 and _margin(e, thresholds) >= 0
     )
+    likelihood = _arbiter_probabilities(found, spans, arbiter) if rule == "arbiter" else {}
 
     def preference(entity: dict, unit: dict) -> tuple[float, ...]:
         margin, rank = _margin(entity, thresholds), -unit["rank"]
+        if rule == "arbiter":
+            key = entity["start"], entity["end"], entity["entity_group"]
+            return (likelihood.get(key, 0.0), margin, rank)
         if rule == "sentence-vote":
             return (votes[unit["offset"], unit["rank"]], margin, rank)
         if rule == "first-type-set":
@@ -171,6 +160,26 @@ def one_type_per_span(
             best[key] = (entity, unit)
     winners = {id(pair[0]) for pair in best.values()}
     return [pair for pair in found if id(pair[0]) in winners]
+
+
+def _arbiter_probabilities(
+    found: list[tuple[dict, dict]], spans: Counter, arbiter: TypeArbiter
+) -> dict[tuple[int, int, str], float]:
+    """The arbiter's probability of each type of each span tagged more than once, keyed
+    ``(start, end, type)``; spans with a type it was not trained on are left out."""
+    types: dict[tuple[int, int], list[str]] = {}
+    words: dict[tuple[int, int], str] = {}
+    for entity, _unit in found:
+        span = entity["start"], entity["end"]
+        if spans[span] > 1:
+            types.setdefault(span, []).append(entity["entity_group"])
+            words[span] = entity["word"]
+    likelihood = {}
+    for span, labels in types.items():
+        if all(arbiter.knows(label) for label in labels):
+            for label, p in arbiter.probabilities(words[span], labels).items():
+                likelihood[(*span, label)] = p
+    return likelihood
 
 
 def _margin(entity: dict, thresholds: Mapping[str, float]) -> float:
@@ -239,36 +248,46 @@ def bioner_config_of(model) -> dict:
 
 def load_selector(model, selector="auto"):
     """The selector to use: ``"auto"`` = the one saved beside the model's files, if any."""
-    from hf_bioner.selector import EntitySelector
+    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR, EntitySelector
 
-    if selector is None or selector is False:
+    return _load_component(model, selector, EntitySelector, SELECTOR_DIR, SELECTOR_CONFIG)
+
+
+def load_arbiter(model, arbiter="auto"):
+    """The type arbiter to use: ``"auto"`` = the one saved beside the model's files, if any."""
+    return _load_component(model, arbiter, TypeArbiter, ARBITER_DIR, ARBITER_CONFIG)
+
+
+def _load_component(model, value, cls, name: str, config_file: str):
+    """A part saved beside a model (selector, arbiter): ``value`` None or False = none, an
+    instance of ``cls`` as it is, ``"auto"`` = ``name/`` of the model's folder or Hub
+    repository if it has one, anything else = a folder to load."""
+    if value is None or value is False:
         return None
-    if isinstance(selector, EntitySelector):
-        return selector
-    if selector == "auto":
+    if isinstance(value, cls):
+        return value
+    if value == "auto":
         folder = getattr(model, "hf_bioner_folder", None) or getattr(model, "name_or_path", "")
-        selector = _selector_folder(folder) if folder else None
-        if selector is None:
+        value = _component_folder(folder, name, config_file) if folder else None
+        if value is None:
             return None
-    return EntitySelector.load(selector)
+    return cls.load(value)
 
 
-def _selector_folder(location: str) -> Path | None:
-    """``selector/`` of a model folder, or of a Hub repository (downloaded); None if absent."""
-    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR
-
+def _component_folder(location: str, name: str, config_file: str) -> Path | None:
+    """``name/`` of a model folder, or of a Hub repository (downloaded); None if absent."""
     if Path(location).is_dir():
-        folder = Path(location) / SELECTOR_DIR
-        return folder if (folder / SELECTOR_CONFIG).exists() else None
+        folder = Path(location) / name
+        return folder if (folder / config_file).exists() else None
     try:
         from huggingface_hub import snapshot_download
 
-        root = snapshot_download(location, allow_patterns=[f"{SELECTOR_DIR}/*"])
-    except Exception as err:  # offline, private, not a repo: tag without a selector
-        logger.warning("no selector loaded from %s (%s)", location, type(err).__name__)
+        root = snapshot_download(location, allow_patterns=[f"{name}/*"])
+    except Exception as err:  # offline, private, not a repo: tag without it
+        logger.warning("no %s loaded from %s (%s)", name, location, type(err).__name__)
         return None
-    folder = Path(root) / SELECTOR_DIR
-    return folder if (folder / SELECTOR_CONFIG).exists() else None
+    folder = Path(root) / name
+    return folder if (folder / config_file).exists() else None
 
 
 class BioNerModel:
@@ -312,9 +331,10 @@ class BioNerPipeline(Pipeline):
     _load_video_processor = False
     _load_tokenizer = False  # the loader's tokenizer (an adapter folder may not hold one)
 
-    def __init__(self, model, *args, selector="auto", **kwargs):
+    def __init__(self, model, *args, selector="auto", arbiter="auto", **kwargs):
         config = bioner_config_of(model)
         self.selector = load_selector(model, selector)
+        self.arbiter = load_arbiter(model, arbiter)
         # Set before Pipeline.__init__, which already calls _sanitize_parameters.
         self.bioner_config = config
         self.scheme = config["scheme"]
@@ -526,7 +546,8 @@ class BioNerPipeline(Pipeline):
         for pairs in decoded:
             pairs = [pair for pair in pairs if kept.get(id(pair[0]), True)]
             if single_type:
-                pairs = one_type_per_span(pairs, "max-margin", thresholds)
+                rule = "max-margin" if self.arbiter is None else "arbiter"
+                pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
             results.append([entity for entity, _unit in pairs])
         return results
 

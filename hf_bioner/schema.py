@@ -15,7 +15,7 @@ message that names the file and line (or the field) that is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -253,3 +253,25 @@ def type_set(corpus: str) -> TypeSet:
         raise BioNerInputError(
             f"no entity types known for corpus {corpus!r}; valid: {', '.join(TYPE_SETS)}"
         ) from None
+
+
+def covering_type_sets(sets: Sequence[TypeSet]) -> list[TypeSet]:
+    """``sets`` without those whose types another set already covers (same language).
+
+    NCBI-disease's ``{Disease}`` is covered by BC5CDR's ``{Chemical, Disease}``: prompting
+    both would ask for every disease twice and cost a whole generation per sentence. Of two
+    identical sets the first is kept.
+    """
+    kept: list[TypeSet] = []
+    for i, candidate in enumerate(sets):
+        labels = set(candidate.labels)
+        covered = any(
+            other.language == candidate.language
+            and labels <= set(other.labels)
+            and (labels < set(other.labels) or j < i)
+            for j, other in enumerate(sets)
+            if j != i
+        )
+        if not covered:
+            kept.append(candidate)
+    return kept

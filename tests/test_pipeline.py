@@ -309,7 +309,7 @@ def bundled_type_sets():
 
 
 def test_covering_type_sets_prompt_each_distinct_type_once():
-    from hf_bioner.pipeline import covering_type_sets
+    from hf_bioner.schema import covering_type_sets
 
     sets = bundled_type_sets()
     english = [s for s in sets.values() if s.language == "en"]

@@ -1,0 +1,246 @@
+"""Type arbitration: which of several conflicting types a mention is, learned from gold mentions.
+
+A model trained on several corpora of one language prompts each of their type sets, and
+two sets may tag the same span with different types: BC5CDR's ``Chemical`` and JNLPBA's
+``protein`` for "tamoxifen", ``Disease`` and ``cell_type`` for "breast cancer". Neither the
+generator nor the selector can settle that: each prompt only knows its own types, and the
+selector was trained against mistyped negatives within one corpus. The bundled model's
+JNLPBA prompt tags most chemicals as ``protein``, so a rule on selector scores alone loses
+about 9 F1 points on BC5CDR (``benchmarks/results/type_conflicts_*.json``).
+
+What tells the types apart is mostly the name itself ("-mab", "-ine", "kinase", "IL-2",
+"carcinoma"), and the gold mentions of the training corpora show it for every type. The
+arbiter is a linear classifier over hashed character n-grams and words of the mention (the
+fastText recipe: an ``EmbeddingBag`` summing one weight row per feature), trained with
+class-balanced cross-entropy so that corpus sizes do not decide. It needs no generator
+output, trains in about a minute on a CPU core, and is saved as ``arbiter/`` beside the
+generator; the pipeline asks it only when a span has more than one type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hf_bioner.schema import BioNerInputError
+
+logger = logging.getLogger(__name__)
+
+ARBITER_DIR = "arbiter"
+ARBITER_CONFIG = "arbiter_config.json"
+ARBITER_WEIGHTS = "arbiter.safetensors"
+
+
+@dataclass
+class ArbiterConfig:
+    """The arbiter's features and training (saved beside its weights)."""
+
+    labels: list[str] = field(default_factory=list)
+    buckets: int = 2**18  # hashed feature rows; collisions are rare at this size
+    min_n: int = 2  # character n-gram lengths, over the lower-cased mention in < >
+    max_n: int = 5
+    epochs: int = 8
+    batch_size: int = 256
+    learning_rate: float = 0.05
+    seed: int = 0
+    corpora: list[str] = field(default_factory=list)
+    training_mentions: dict[str, int] = field(default_factory=dict)
+    dev_accuracy: float | None = None
+
+
+def _bucket(feature: str, buckets: int) -> int:
+    """A stable hash (Python's own ``hash`` changes from run to run)."""
+    return zlib.crc32(feature.encode("utf-8")) % buckets
+
+
+def mention_features(mention: str, config: ArbiterConfig) -> list[int]:
+    """Hashed features of a mention: character n-grams, its words and its shape.
+
+    The shape (letters to ``a``/``A``, digits to ``0``) carries what n-grams of a rare name
+    miss: "IL-12" and "p53" look like gene products, "5-FU" like a drug.
+    """
+    text = f"<{mention.lower()}>"
+    features = [
+        f"c:{text[i : i + n]}"
+        for n in range(config.min_n, config.max_n + 1)
+        for i in range(len(text) - n + 1)
+    ]
+    features += [f"w:{word}" for word in mention.lower().split()]
+    shape = "".join("A" if c.isupper() else "a" if c.isalpha() else "0" if c.isdigit() else c
+                    for c in mention)  # fmt: skip
+    features.append(f"s:{shape[:12]}")
+    return [_bucket(f, config.buckets) for f in features]
+
+
+class TypeArbiter:
+    """Scores a mention's types; picks among the ones that were found for the same span."""
+
+    def __init__(self, config: ArbiterConfig, model=None):
+        import torch
+
+        self.config = config
+        self.model = model or torch.nn.EmbeddingBag(config.buckets, len(config.labels), mode="sum")
+        self.index = {label: i for i, label in enumerate(config.labels)}
+
+    def knows(self, label: str) -> bool:
+        return label in self.index
+
+    def probabilities(self, mention: str, candidates: Sequence[str]) -> dict[str, float]:
+        """P(type | mention) over ``candidates`` (renormalised); unknown types get none."""
+        import torch
+
+        known = [label for label in candidates if label in self.index]
+        if not known:
+            return {}
+        with torch.no_grad():
+            features = torch.tensor(mention_features(mention, self.config))
+            logits = self.model(features.unsqueeze(0))[0]
+            chosen = logits[[self.index[label] for label in known]]
+            return dict(zip(known, torch.softmax(chosen, dim=0).tolist(), strict=True))
+
+    def save(self, folder: str | Path) -> None:
+        import torch
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        # float16 halves the file (3.7 MB for 7 types) and changes no decision
+        weight = self.model.weight.detach().to(torch.float16).contiguous()
+        save_file({"weight": weight}, folder / ARBITER_WEIGHTS)
+        (folder / ARBITER_CONFIG).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> TypeArbiter:
+        import torch
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        try:
+            config = ArbiterConfig(**json.loads((folder / ARBITER_CONFIG).read_text()))
+            weight = load_file(folder / ARBITER_WEIGHTS)["weight"].float()
+        except (OSError, TypeError, ValueError, KeyError) as error:
+            raise BioNerInputError(f"{folder}: not a type arbiter ({error})") from None
+        model = torch.nn.EmbeddingBag.from_pretrained(weight, freeze=True, mode="sum")
+        return cls(config, model)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def gold_mentions(records: Iterable[dict]) -> list[tuple[str, str]]:
+    """(mention text, type) of every gold entity of ``records``."""
+    return [(r["text"][e["start"] : e["end"]], e["type"]) for r in records for e in r["entities"]]
+
+
+def _batches(examples: list[tuple[list[int], int]], size: int, rng: random.Random):
+    import torch
+
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    for start in range(0, len(order), size):
+        chunk = [examples[i] for i in order[start : start + size]]
+        offsets = torch.tensor([0] + [len(f) for f, _ in chunk[:-1]]).cumsum(0)
+        features = torch.tensor([i for f, _ in chunk for i in f])
+        yield features, offsets, torch.tensor([label for _, label in chunk])
+
+
+def train_arbiter(
+    mentions: Sequence[tuple[str, str]],
+    config: ArbiterConfig | None = None,
+    dev: Sequence[tuple[str, str]] = (),
+    progress: bool = True,
+) -> TypeArbiter:
+    """Fit the arbiter on (mention, type) pairs; ``dev`` pairs give ``config.dev_accuracy``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    config = config or ArbiterConfig()
+    counts = Counter(label for _, label in mentions)
+    if len(counts) < 2:
+        raise BioNerInputError(
+            f"the arbiter needs mentions of at least two types; got {sorted(counts) or 'none'}"
+        )
+    config.labels = sorted(counts)
+    config.training_mentions = dict(sorted(counts.items()))
+    torch.manual_seed(config.seed)
+    arbiter = TypeArbiter(config)
+    torch.nn.init.zeros_(arbiter.model.weight)
+    index = arbiter.index
+    examples = [(mention_features(m, config), index[label]) for m, label in mentions]
+    # Balanced classes: every type weighs the same in the loss, whatever its corpus's size.
+    balance = torch.tensor([len(mentions) / (len(counts) * counts[lab]) for lab in config.labels])
+    optimizer = torch.optim.Adagrad(arbiter.model.parameters(), lr=config.learning_rate)
+    rng = random.Random(config.seed)
+    for _ in tqdm(range(config.epochs), desc="arbiter epochs", disable=not progress):
+        for features, offsets, labels in _batches(examples, config.batch_size, rng):
+            logits = arbiter.model(features, offsets)
+            loss = torch.nn.functional.cross_entropy(logits, labels, weight=balance)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    if dev:
+        config.dev_accuracy = round(accuracy(arbiter, dev), 4)
+    return arbiter
+
+
+def accuracy(arbiter: TypeArbiter, mentions: Sequence[tuple[str, str]]) -> float:
+    """Share of (mention, type) pairs whose type the arbiter ranks first among all its types."""
+    right = 0
+    for mention, label in mentions:
+        scores = arbiter.probabilities(mention, arbiter.config.labels)
+        right += max(scores, key=scores.get) == label
+    return right / len(mentions) if mentions else 0.0
+
+
+def corpora_to_arbitrate(corpora: Sequence[str]) -> list[str]:
+    """The corpora whose type sets can conflict: those of languages that prompt more than
+    one covering type set (English of the bundled model; not CMeEE, the only Chinese set)."""
+    from hf_bioner.schema import covering_type_sets, type_set
+
+    sets = [type_set(name) for name in corpora]
+    prompted = covering_type_sets(sets)
+    languages = Counter(s.language for s in prompted)
+    return [name for name, s in zip(corpora, sets, strict=True) if languages[s.language] > 1]
+
+
+def train_model_arbiter(
+    model_dir: str | Path,
+    data_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    config: ArbiterConfig | None = None,
+    progress: bool = True,
+) -> TypeArbiter:
+    """Train the arbiter of a trained model on the gold mentions of its corpora's training
+    splits (dev splits give the accuracy) and save it in ``MODEL/arbiter``."""
+    from hf_bioner.corpora import load_records
+    from hf_bioner.training import MODEL_CONFIG_NAME
+
+    model_dir = Path(model_dir)
+    try:
+        model_config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BioNerInputError(f"{model_dir}: not an hf-bioner model ({error})") from None
+    corpora = corpora_to_arbitrate(model_config["corpora"])
+    if not corpora:
+        raise BioNerInputError(
+            f"{model_dir}: nothing to arbitrate: no language of its corpora "
+            f"({', '.join(model_config['corpora'])}) has two type sets that can conflict"
+        )
+    mentions, dev = [], []
+    for name in corpora:
+        mentions += gold_mentions(load_records(name, "train", data_dir))
+        try:
+            dev += gold_mentions(load_records(name, "dev", data_dir))
+        except BioNerInputError:
+            logger.warning("%s has no dev split: no held-out accuracy from it", name)
+    config = config or ArbiterConfig()
+    config.corpora = corpora
+    arbiter = train_arbiter(mentions, config, dev, progress)
+    arbiter.save(output or model_dir / ARBITER_DIR)
+    return arbiter
