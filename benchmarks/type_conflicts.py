@@ -19,7 +19,12 @@ second step on the same candidates:
 Each is scored on the types the corpus annotates (other types are dropped first: the corpus
 has no gold for them); spans with more than one type are counted.
 
-    python benchmarks/type_conflicts.py hf_bioner/default_model --name gemma-joint-inline --limit 100 --data-dir ../shared/corpora
+The ``arbiter`` rule is measured when the model has a type arbiter (``hf-bioner
+train-arbiter``). Tagging is the slow part (about 20 minutes per 300 sentences on one core):
+``--save-candidates DIR`` keeps the candidates and ``--candidates DIR`` scores them again,
+e.g. after training a new arbiter.
+
+    python benchmarks/type_conflicts.py hf_bioner/default_model --name gemma-joint-inline --limit 300 --data-dir ../shared/corpora --save-candidates runs/candidates
 """
 
 from __future__ import annotations
@@ -94,22 +99,23 @@ def add_sentence_offsets(tagger, text: str, entities: list[dict]) -> None:
         entity["sentence_offset"] = max(s for s in starts if s <= entity["start"])
 
 
-def resolved(candidates: list[dict], ranks: dict, thresholds: dict, rule: str, order: str,
-             arbiter=None):  # fmt: skip
+def resolved(candidates: list[dict], text: str, ranks: dict, thresholds: dict, rule: str,
+             order: str, arbiter=None):  # fmt: skip
     """One text's entities after ``rule``, applied before or after the thresholds."""
 
     def kept(entity: dict) -> bool:
         return entity["score"] >= thresholds[entity["entity_group"]]
 
-    pairs = [(e, {"rank": ranks[e["entity_group"]], "offset": e["sentence_offset"]})
-             for e in candidates]  # fmt: skip
+    pairs = [(e, {"rank": ranks[e["entity_group"]], "offset": e["sentence_offset"],
+                  "sentence": text[e["sentence_offset"] :]}) for e in candidates]  # fmt: skip
     if order == "threshold_then_resolve":
         pairs = [pair for pair in pairs if kept(pair[0])]
     winners = [e for e, _unit in one_type_per_span(pairs, rule, thresholds, arbiter)]
     return [e for e in winners if kept(e)]
 
 
-def views(candidates: list[list[dict]], ranks, thresholds, own: set[str], arbiter) -> dict:
+def views(candidates: list[list[dict]], texts: list[str], ranks, thresholds, own: set[str],
+          arbiter) -> dict:  # fmt: skip
     """Every way of reading the same candidates, by name (``arbiter`` rule: if it has one)."""
     out = {
         "per_corpus": [[e for e in c if e["entity_group"] in own
@@ -121,8 +127,10 @@ def views(candidates: list[list[dict]], ranks, thresholds, own: set[str], arbite
         if rule == "arbiter" and arbiter is None:
             continue
         for order in ORDERS:
-            out[f"{rule}/{order}"] = [resolved(c, ranks, thresholds, rule, order, arbiter)
-                                      for c in candidates]  # fmt: skip
+            out[f"{rule}/{order}"] = [
+                resolved(c, text, ranks, thresholds, rule, order, arbiter)
+                for c, text in zip(candidates, texts, strict=True)
+            ]
     return out
 
 
@@ -173,7 +181,9 @@ def main() -> None:
                 candidates, records, thresholds
             ),
         }
-        for name, found in views(candidates, ranks, thresholds, own, tagger.arbiter).items():
+        texts = [r["text"] for r in records]
+        for name, found in views(candidates, texts, ranks, thresholds, own,
+                                 tagger.arbiter).items():  # fmt: skip
             results[corpus][name] = scored(found, gold, own)
             print(corpus, name, results[corpus][name], flush=True)
     # what the pipeline does

@@ -9,10 +9,11 @@ JNLPBA prompt tags most chemicals as ``protein``, so a rule on selector scores a
 about 9 F1 points on BC5CDR (``benchmarks/results/type_conflicts_*.json``).
 
 What tells the types apart is mostly the name itself ("-mab", "-ine", "kinase", "IL-2",
-"carcinoma"), and the gold mentions of the training corpora show it for every type. The
-arbiter is a linear classifier over hashed character n-grams and words of the mention (the
-fastText recipe: an ``EmbeddingBag`` summing one weight row per feature), trained with
-class-balanced cross-entropy so that corpus sizes do not decide. It needs no generator
+"carcinoma") and, for abbreviations, the words around it ("infants with IUGR", "levels of
+PGE2"); the gold mentions of the training corpora show both for every type. The arbiter is a
+linear classifier over hashed character n-grams, words and shape of the mention and the words
+beside it (the fastText recipe: an ``EmbeddingBag`` summing one weight row per feature),
+trained with class-balanced cross-entropy so that corpus sizes do not decide. It needs no generator
 output, trains in about a minute on a CPU core, and is saved as ``arbiter/`` beside the
 generator; the pipeline asks it only when a span has more than one type.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -45,6 +47,7 @@ class ArbiterConfig:
     buckets: int = 2**18  # hashed feature rows; collisions are rare at this size
     min_n: int = 2  # character n-gram lengths, over the lower-cased mention in < >
     max_n: int = 5
+    context: int = 3  # words each side of the mention used as features (0: the name only)
     epochs: int = 8
     batch_size: int = 256
     learning_rate: float = 0.05
@@ -59,12 +62,18 @@ def _bucket(feature: str, buckets: int) -> int:
     return zlib.crc32(feature.encode("utf-8")) % buckets
 
 
-def mention_features(mention: str, config: ArbiterConfig) -> list[int]:
-    """Hashed features of a mention: character n-grams, its words and its shape.
+_WORD = re.compile(r"\w+")
+
+
+def mention_features(sentence: str, start: int, end: int, config: ArbiterConfig) -> list[int]:
+    """Hashed features of the mention ``sentence[start:end]``: character n-grams, its words
+    and its shape, and the words beside it.
 
     The shape (letters to ``a``/``A``, digits to ``0``) carries what n-grams of a rare name
-    miss: "IL-12" and "p53" look like gene products, "5-FU" like a drug.
+    miss: "IL-12" and "p53" look like gene products, "5-FU" like a drug. The neighbours
+    (``config.context`` words each side, the nearest also on its own) type abbreviations.
     """
+    mention = sentence[start:end]
     text = f"<{mention.lower()}>"
     features = [
         f"c:{text[i : i + n]}"
@@ -75,6 +84,11 @@ def mention_features(mention: str, config: ArbiterConfig) -> list[int]:
     shape = "".join("A" if c.isupper() else "a" if c.isalpha() else "0" if c.isdigit() else c
                     for c in mention)  # fmt: skip
     features.append(f"s:{shape[:12]}")
+    if config.context:
+        left = _WORD.findall(sentence[:start].lower())[-config.context :]
+        right = _WORD.findall(sentence[end:].lower())[: config.context]
+        features += [f"l:{w}" for w in left] + [f"r:{w}" for w in right]
+        features += [f"l1:{w}" for w in left[-1:]] + [f"r1:{w}" for w in right[:1]]
     return [_bucket(f, config.buckets) for f in features]
 
 
@@ -91,15 +105,18 @@ class TypeArbiter:
     def knows(self, label: str) -> bool:
         return label in self.index
 
-    def probabilities(self, mention: str, candidates: Sequence[str]) -> dict[str, float]:
-        """P(type | mention) over ``candidates`` (renormalised); unknown types get none."""
+    def probabilities(
+        self, sentence: str, start: int, end: int, candidates: Sequence[str]
+    ) -> dict[str, float]:
+        """P(type | the mention ``sentence[start:end]``) over ``candidates`` (renormalised);
+        unknown types get none."""
         import torch
 
         known = [label for label in candidates if label in self.index]
         if not known:
             return {}
         with torch.no_grad():
-            features = torch.tensor(mention_features(mention, self.config))
+            features = torch.tensor(mention_features(sentence, start, end, self.config))
             logits = self.model(features.unsqueeze(0))[0]
             chosen = logits[[self.index[label] for label in known]]
             return dict(zip(known, torch.softmax(chosen, dim=0).tolist(), strict=True))
@@ -133,9 +150,12 @@ class TypeArbiter:
 # ----------------------------------------------------------------------------- training
 
 
-def gold_mentions(records: Iterable[dict]) -> list[tuple[str, str]]:
-    """(mention text, type) of every gold entity of ``records``."""
-    return [(r["text"][e["start"] : e["end"]], e["type"]) for r in records for e in r["entities"]]
+Mention = tuple[str, int, int, str]  # sentence, start, end, type
+
+
+def gold_mentions(records: Iterable[dict]) -> list[Mention]:
+    """(sentence, start, end, type) of every gold entity of ``records``."""
+    return [(r["text"], e["start"], e["end"], e["type"]) for r in records for e in r["entities"]]
 
 
 def _batches(examples: list[tuple[list[int], int]], size: int, rng: random.Random):
@@ -151,17 +171,17 @@ def _batches(examples: list[tuple[list[int], int]], size: int, rng: random.Rando
 
 
 def train_arbiter(
-    mentions: Sequence[tuple[str, str]],
+    mentions: Sequence[Mention],
     config: ArbiterConfig | None = None,
-    dev: Sequence[tuple[str, str]] = (),
+    dev: Sequence[Mention] = (),
     progress: bool = True,
 ) -> TypeArbiter:
-    """Fit the arbiter on (mention, type) pairs; ``dev`` pairs give ``config.dev_accuracy``."""
+    """Fit the arbiter on gold mentions; ``dev`` mentions give ``config.dev_accuracy``."""
     import torch
     from tqdm.auto import tqdm
 
     config = config or ArbiterConfig()
-    counts = Counter(label for _, label in mentions)
+    counts = Counter(label for *_, label in mentions)
     if len(counts) < 2:
         raise BioNerInputError(
             f"the arbiter needs mentions of at least two types; got {sorted(counts) or 'none'}"
@@ -172,7 +192,8 @@ def train_arbiter(
     arbiter = TypeArbiter(config)
     torch.nn.init.zeros_(arbiter.model.weight)
     index = arbiter.index
-    examples = [(mention_features(m, config), index[label]) for m, label in mentions]
+    examples = [(mention_features(text, start, end, config), index[label])
+                for text, start, end, label in mentions]  # fmt: skip
     # Balanced classes: every type weighs the same in the loss, whatever its corpus's size.
     balance = torch.tensor([len(mentions) / (len(counts) * counts[lab]) for lab in config.labels])
     optimizer = torch.optim.Adagrad(arbiter.model.parameters(), lr=config.learning_rate)
@@ -189,11 +210,11 @@ def train_arbiter(
     return arbiter
 
 
-def accuracy(arbiter: TypeArbiter, mentions: Sequence[tuple[str, str]]) -> float:
-    """Share of (mention, type) pairs whose type the arbiter ranks first among all its types."""
+def accuracy(arbiter: TypeArbiter, mentions: Sequence[Mention]) -> float:
+    """Share of gold mentions whose type the arbiter ranks first among all its types."""
     right = 0
-    for mention, label in mentions:
-        scores = arbiter.probabilities(mention, arbiter.config.labels)
+    for text, start, end, label in mentions:
+        scores = arbiter.probabilities(text, start, end, arbiter.config.labels)
         right += max(scores, key=scores.get) == label
     return right / len(mentions) if mentions else 0.0
 

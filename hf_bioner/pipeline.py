@@ -121,9 +121,10 @@ def one_type_per_span(
     the type set prompted first (``unit["rank"]``: the model config's corpus order). Ties,
     and spans with a type the arbiter does not know, are settled by margin, then by the type
     set prompted first. Measured on the same candidates
-    (``benchmarks/results/type_conflicts_gemma-joint-inline.json``), only ``arbiter`` kept
-    the F1 of the per-corpus view on both BC5CDR and JNLPBA: the bundled model's JNLPBA prompt
-    tags most chemicals as ``protein``, and selector scores alone cannot tell which is meant.
+    (``benchmarks/results/type_conflicts_gemma-joint-inline.json``), only ``arbiter`` stayed
+    within 1 F1 point of the per-corpus view on both BC5CDR and JNLPBA: the bundled model's
+    JNLPBA prompt tags most chemicals as ``protein``, and selector scores alone cannot tell
+    which is meant.
     """
     if rule not in CONFLICT_RULES:
         raise BioNerInputError(
@@ -168,17 +169,18 @@ def _arbiter_probabilities(
     """The arbiter's probability of each type of each span tagged more than once, keyed
     ``(start, end, type)``; spans with a type it was not trained on are left out."""
     types: dict[tuple[int, int], list[str]] = {}
-    words: dict[tuple[int, int], str] = {}
-    for entity, _unit in found:
+    units: dict[tuple[int, int], dict] = {}
+    for entity, unit in found:
         span = entity["start"], entity["end"]
         if spans[span] > 1:
             types.setdefault(span, []).append(entity["entity_group"])
-            words[span] = entity["word"]
+            units[span] = unit
     likelihood = {}
-    for span, labels in types.items():
+    for (start, end), labels in types.items():
         if all(arbiter.knows(label) for label in labels):
-            for label, p in arbiter.probabilities(words[span], labels).items():
-                likelihood[(*span, label)] = p
+            sentence, offset = units[start, end]["sentence"], units[start, end]["offset"]
+            scores = arbiter.probabilities(sentence, start - offset, end - offset, labels)
+            likelihood |= {(start, end, label): p for label, p in scores.items()}
     return likelihood
 
 

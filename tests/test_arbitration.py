@@ -29,7 +29,12 @@ PROTEINS = ["IL-2", "interleukin-2", "NF-kappa B", "p53", "c-Jun", "IL-6 recepto
             "protein kinase C", "TNF-alpha", "GATA-1", "STAT3", "CD28", "IL-4"]  # fmt: skip
 
 
-def fixture_mentions(split: str) -> list[tuple[str, str]]:
+def alone(name: str, label: str) -> tuple[str, int, int, str]:
+    """A gold mention with no sentence around it."""
+    return name, 0, len(name), label
+
+
+def fixture_mentions(split: str) -> list[tuple[str, int, int, str]]:
     return [
         m for name in ENGLISH for m in gold_mentions(load_records(name, split, FIXTURE_CORPORA))
     ]
@@ -37,7 +42,7 @@ def fixture_mentions(split: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def drug_or_protein() -> TypeArbiter:
-    mentions = [(m, "Chemical") for m in DRUGS] + [(m, "protein") for m in PROTEINS]
+    mentions = [alone(m, "Chemical") for m in DRUGS] + [alone(m, "protein") for m in PROTEINS]
     return train_arbiter(mentions, ArbiterConfig(epochs=20, buckets=2**14), progress=False)
 
 
@@ -48,17 +53,43 @@ def test_arbiter_learns_real_gold_mentions_and_beats_the_majority_type_on_dev():
     assert arbiter.config.labels == ["Chemical", "DNA", "Disease", "RNA", "cell_line",
                                      "cell_type", "protein"]  # fmt: skip
     assert accuracy(arbiter, train) > 0.9
-    majority = max(Counter(label for _, label in dev).values()) / len(dev)
+    majority = max(Counter(label for *_, label in dev).values()) / len(dev)
     assert arbiter.config.dev_accuracy == round(accuracy(arbiter, dev), 4) > majority + 0.1
 
 
+def probabilities(arbiter: TypeArbiter, name: str, labels: list[str]) -> dict[str, float]:
+    return arbiter.probabilities(name, 0, len(name), labels)
+
+
 def test_probabilities_cover_only_the_candidate_types_it_knows(drug_or_protein):
-    p = drug_or_protein.probabilities("tamoxifen", ["protein", "Chemical"])
+    p = probabilities(drug_or_protein, "tamoxifen", ["protein", "Chemical"])
     assert set(p) == {"protein", "Chemical"} and sum(p.values()) == pytest.approx(1.0)
     assert p["Chemical"] > 0.5
-    assert drug_or_protein.probabilities("IL-2", ["Chemical", "protein"])["protein"] > 0.5
-    assert drug_or_protein.probabilities("tamoxifen", ["Chemical", "gene"]) == {"Chemical": 1.0}
-    assert drug_or_protein.probabilities("tamoxifen", ["gene"]) == {}
+    assert probabilities(drug_or_protein, "IL-2", ["Chemical", "protein"])["protein"] > 0.5
+    assert probabilities(drug_or_protein, "tamoxifen", ["Chemical", "gene"]) == {"Chemical": 1.0}
+    assert probabilities(drug_or_protein, "tamoxifen", ["gene"]) == {}
+
+
+def test_the_words_beside_a_mention_type_it():
+    # One abbreviation, a disease after "with" and a protein after "of".
+    sentences = [("infants with {} were born", "Disease"), ("levels of {} rose", "protein")]
+    names = ["IUGR", "PDA", "ALS", "TNF", "IL2", "CRP", "SRC", "MS"]
+    mentions = []
+    for i, name in enumerate(names):
+        pattern, label = sentences[i % 2]
+        sentence = pattern.format(name)
+        mentions.append((sentence, sentence.index(name), sentence.index(name) + len(name), label))
+    arbiter = train_arbiter(mentions, ArbiterConfig(epochs=30, buckets=2**14), progress=False)
+    for pattern, label in sentences:
+        sentence = pattern.format("XYZ")  # a name it never saw: only the context tells
+        start = sentence.index("XYZ")
+        scores = arbiter.probabilities(sentence, start, start + 3, ["Disease", "protein"])
+        assert max(scores, key=scores.get) == label
+    name_only = train_arbiter(mentions, ArbiterConfig(epochs=30, buckets=2**14, context=0),
+                              progress=False)  # fmt: skip
+    scores = [name_only.probabilities(p.format("XYZ"), p.index("{"), p.index("{") + 3,
+                                      ["Disease", "protein"]) for p, _ in sentences]  # fmt: skip
+    assert scores[0] == scores[1]  # without context the two sentences look the same
 
 
 def test_saved_arbiter_loads_with_the_same_decisions(drug_or_protein, tmp_path):
@@ -66,8 +97,8 @@ def test_saved_arbiter_loads_with_the_same_decisions(drug_or_protein, tmp_path):
     loaded = TypeArbiter.load(tmp_path / "arbiter")
     assert loaded.config == drug_or_protein.config
     for name in DRUGS + PROTEINS + ["Ca2+", "breast cancer"]:
-        before = drug_or_protein.probabilities(name, ["Chemical", "protein"])
-        after = loaded.probabilities(name, ["Chemical", "protein"])
+        before = probabilities(drug_or_protein, name, ["Chemical", "protein"])
+        after = probabilities(loaded, name, ["Chemical", "protein"])
         assert after == pytest.approx(before, abs=2e-3)
     with pytest.raises(BioNerInputError, match="not a type arbiter"):
         TypeArbiter.load(tmp_path)
@@ -75,7 +106,7 @@ def test_saved_arbiter_loads_with_the_same_decisions(drug_or_protein, tmp_path):
 
 def test_one_type_needs_two_types_to_train():
     with pytest.raises(BioNerInputError, match="at least two types; got \\['Chemical'\\]"):
-        train_arbiter([("tamoxifen", "Chemical")], progress=False)
+        train_arbiter([alone("tamoxifen", "Chemical")], progress=False)
 
 
 def test_arbiter_rule_picks_the_type_the_name_fits_not_the_larger_margin(drug_or_protein):
@@ -89,7 +120,7 @@ def test_arbiter_rule_picks_the_type_the_name_fits_not_the_larger_margin(drug_or
         start = text.index(word)
         entity = {"entity_group": label, "start": start, "end": start + len(word),
                   "word": word, "score": score}  # fmt: skip
-        return entity, {"offset": 0, "type_set": types, "rank": rank}
+        return entity, {"offset": 0, "sentence": text, "type_set": types, "rank": rank}
 
     found = [
         pair("IL-2", "Chemical", 0.9, bc5cdr, 0),  # 0.6 above its threshold
@@ -151,8 +182,8 @@ def test_default_call_gives_the_arbiters_type_to_a_span_two_type_sets_tag(tiny_b
     plain = pipeline("bio-ner", model=model)
     assert plain.arbiter is None and [e["entity_group"] for e in plain(text)] == [first]
     # An arbiter that learned this name as the second set's type overrides that order.
-    mention = per_corpus[0][0]["word"]
-    mentions = [(mention, second)] * 3 + [(name, first) for name in PROTEINS]
+    span = per_corpus[0][0]["start"], per_corpus[0][0]["end"]
+    mentions = [(text, *span, second)] * 3 + [alone(name, first) for name in PROTEINS]
     arbiter = train_arbiter(mentions, ArbiterConfig(epochs=20, buckets=2**14), progress=False)
     tagger = pipeline("bio-ner", model=model, arbiter=arbiter)
     assert [e["entity_group"] for e in tagger(text)] == [second]
