@@ -212,7 +212,7 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
 
 
 def cmd_train_arbiter(args: argparse.Namespace) -> None:
-    from hf_bioner.arbitration import ArbiterConfig, train_model_arbiter
+    from hf_bioner.arbitration import ARBITER_DIR, ArbiterConfig, train_model_arbiter
 
     config = ArbiterConfig(**{k: v for k, v in vars(args).items()
                               if k in ArbiterConfig.__dataclass_fields__ and v is not None})  # fmt: skip
@@ -221,7 +221,7 @@ def cmd_train_arbiter(args: argparse.Namespace) -> None:
     print(
         f"done: {sum(trained.training_mentions.values())} mentions of {len(trained.labels)} "
         f"types from {', '.join(trained.corpora)}, dev accuracy {trained.dev_accuracy} -> "
-        f"{args.output or Path(args.model) / 'arbiter'}"
+        f"{args.output or Path(args.model) / ARBITER_DIR}"
     )
 
 

@@ -355,8 +355,10 @@ def dev_curve(log_history: list[dict]) -> list[dict]:
     """The dev F1 points of a trainer's log history (all sessions of a resumed run)."""
     return [
         {
-            key: entry[key] if key == "step" else entry[f"dev_{key}"]
-            for key in ("step", "f1", "precision", "recall")
+            "step": entry["step"],
+            "f1": entry["dev_f1"],
+            "precision": entry["dev_precision"],
+            "recall": entry["dev_recall"],
         }
         for entry in log_history
         if "dev_f1" in entry
