@@ -37,9 +37,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import EVAL_SPLIT, eval_units, save_result
+from common import eval_units, save_result
 
-from hf_bioner.corpora import corpus_spec, load_records
+from hf_bioner.corpora import corpus_spec, evaluation_split, load_records
 from hf_bioner.schema import Record
 from hf_bioner.scoring import score
 
@@ -104,7 +104,7 @@ def selection_split(
     corpus: str, train: list[Record], data_dir: str | None
 ) -> tuple[list[Record], list[Record], str]:
     """Training records, selection records and where the selection came from."""
-    if EVAL_SPLIT.get(corpus) != "dev":
+    if evaluation_split(corpus) != "dev":
         return train, load_records(corpus, "dev", data_dir), "dev"
     every = max(2, min(HOLD_OUT_EVERY, len(train)))  # tiny sets still hold one out
     held = [r for i, r in enumerate(train) if i % every == every - 1]

@@ -28,10 +28,6 @@ def save_result(name: str, payload: dict) -> Path:
     return path
 
 
-# CMeEE's test split has no labels: it is evaluated on dev, like the paper.
-EVAL_SPLIT = {"cmeee": "dev", "cmeee_v2": "dev"}
-
-
 def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list, dict]:
     """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes.
 
@@ -40,9 +36,9 @@ def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[li
     """
     import random
 
-    from hf_bioner.corpora import load_records
+    from hf_bioner.corpora import evaluation_split, load_records
 
-    split = EVAL_SPLIT.get(corpus, "test")
+    split = evaluation_split(corpus)
     records = load_records(corpus, split, data_dir)
     sizes = {"split": split, "units_in_split": len(records)}
     if limit and limit < len(records):

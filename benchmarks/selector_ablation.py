@@ -22,7 +22,7 @@ import argparse
 import random
 import time
 
-from common import save_result
+from common import eval_units, save_result
 
 from hf_bioner.corpora import load_records
 from hf_bioner.formats import read_jsonl
@@ -35,6 +35,13 @@ from hf_bioner.selector_data import SampleConfig, build_candidates, predicted_ca
 
 def prf(result: dict) -> dict:
     return {k: round(result[k], 4) for k in ("precision", "recall", "f1")}
+
+
+def prf_per_type(result: dict) -> dict:
+    """Micro P/R/F1 and per-type scores (with support) of a `score` result."""
+    counts = ("support", "predicted", "tp")
+    per_type = {t: {**prf(s), **{k: s[k] for k in counts}} for t, s in result["per_type"].items()}
+    return {**prf(result), "per_type": per_type}
 
 
 def classifier_figures(selector, candidates, type_sets, probabilities=None) -> dict:
@@ -50,6 +57,12 @@ def classifier_figures(selector, candidates, type_sets, probabilities=None) -> d
         "auc": auc(probabilities, labels),
         "accuracy": correct / len(candidates) if candidates else None,
     }
+
+
+def split_sizes(corpus: str, units: int, data_dir: str | None) -> dict:
+    """Which split the predictions come from, its size, and how many units were scored."""
+    _, sizes = eval_units(corpus, data_dir, None)
+    return {**sizes, "units": units}
 
 
 def main() -> None:
@@ -93,8 +106,8 @@ def main() -> None:
         oracle = best_threshold(probabilities, labels, sum(len(g) for g in gold))
         per_corpus[corpus] = {
             "units": len(records),
-            "without": prf(without),
-            "with": prf(with_selector),
+            "without": prf_per_type(without),
+            "with": prf_per_type(with_selector),
             "false_positives": {
                 "without": without["n_pred"] - without["tp"],
                 "with": with_selector["n_pred"] - with_selector["tp"],
@@ -125,7 +138,7 @@ def main() -> None:
             "selector": args.selector or f"{args.model}/{SELECTOR_DIR}",
             "selector_config": {k: v for k, v in vars(selector.config).items()},
             "predictions": args.predictions,
-            "data": {c: per_corpus[c]["units"] for c in corpora},
+            "data": {c: split_sizes(c, per_corpus[c]["units"], args.data_dir) for c in corpora},
             "what": "strict micro P/R/F1 pooled over the corpora, with the selector; "
             "'without' = the same generated entities unfiltered",
             **prf(with_selector),

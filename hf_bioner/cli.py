@@ -544,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train and calibrate the contrastive entity selector of a trained model",
         description="Train the selector that scores each generated entity and drops wrong ones: "
         "gold spans against boundary-shifted, mistyped and generated negatives; calibrated on "
-        "the generator's predictions for held-out training sentences; saved in MODEL/selector.",
+        "the generator's predictions for held-out sentences (dev, or train where dev is the "
+        "evaluation split); saved in MODEL/selector.",
     )
     selector.add_argument("generator", help="an hf-bioner train output folder")
     selector.add_argument("--output", help="where to save it (default: GENERATOR/selector)")

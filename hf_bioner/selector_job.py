@@ -1,12 +1,13 @@
 """``hf-bioner train-selector``: build, train, calibrate and save a generator's selector.
 
-1. Sample training-split sentences of each corpus the generator knows, in three disjoint
-   seeded sets: *train* (gold entities and their variants), *hard* (also tagged by the
+1. Sample sentences of each corpus the generator knows, in three disjoint seeded sets:
+   *train* (training-split gold entities and their variants), *hard* (tagged by the
    generator, whose false positives become hard negatives) and *calibration* (tagged by the
-   generator; its predictions fit the Platt scaling and the thresholds).
-   Calibration uses training text because CMeEE's dev split is where it is evaluated; the
-   generator saw at most a capped sample of each training split, so most of these sentences
-   are new to it (the fraction is recorded).
+   generator; its predictions fit the Platt scaling and the thresholds). Hard and
+   calibration sentences come from the corpus's tuning split (dev; training sentences where
+   dev is the evaluation split, as for CMeEE): the generator must not have learnt them, or
+   it makes fewer and easier mistakes there than on new text, and the thresholds would be
+   tuned to those. The split used is recorded.
 2. Train the selector on train + hard candidates, calibrate, save under
    ``<generator>/selector`` (or ``--output``) with a summary of everything.
 """
@@ -54,6 +55,21 @@ def sample_sentences(records: list[Record], sizes: list[int], seed: int) -> list
     return out
 
 
+def corpus_samples(job: SelectorJob, corpus: str) -> tuple[list, list, list, str]:
+    """The train, hard and calibration sentences of one corpus, and the tuning split."""
+    from hf_bioner.corpora import load_records, tuning_split
+
+    records = load_records(corpus, "train", job.data_dir)
+    split = tuning_split(corpus)
+    if split == "train":
+        sizes = [job.train_sentences, job.hard_sentences, job.calibration_sentences]
+        return (*sample_sentences(records, sizes, job.samples.seed), split)
+    (train,) = sample_sentences(records, [job.train_sentences], job.samples.seed)
+    held_out = load_records(corpus, split, job.data_dir)
+    sizes = [job.hard_sentences, job.calibration_sentences]
+    return (train, *sample_sentences(held_out, sizes, job.samples.seed), split)
+
+
 def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dict]]:
     """The generator's entities for each record (constrained decoding when it can)."""
     import gc
@@ -72,7 +88,6 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
 
 def run(job: SelectorJob) -> dict:
     """Everything from sampling to the saved selector; returns the summary it saves."""
-    from hf_bioner.corpora import load_records
     from hf_bioner.models import load_trained_config
     from hf_bioner.pipeline import type_sets_from_config
 
@@ -83,14 +98,9 @@ def run(job: SelectorJob) -> dict:
     unknown = [c for c in corpora if c not in type_sets]
     if unknown:
         raise BioNerInputError(f"the generator was not trained on {', '.join(unknown)}")
-    train, hard, calibration = [], [], []
+    train, hard, calibration, tuning = [], [], [], {}
     for corpus in corpora:
-        records = load_records(corpus, "train", job.data_dir)
-        a, b, c = sample_sentences(
-            records,
-            [job.train_sentences, job.hard_sentences, job.calibration_sentences],
-            job.samples.seed,
-        )
+        a, b, c, tuning[corpus] = corpus_samples(job, corpus)
         train, hard, calibration = train + a, hard + b, calibration + c
     predictions = tag_with_generator(job, hard + calibration)
     hard_predictions, calibration_predictions = predictions[: len(hard)], predictions[len(hard) :]
@@ -110,6 +120,7 @@ def run(job: SelectorJob) -> dict:
         "generator": str(job.generator),
         "corpora": corpora,
         "sentences": {"train": len(train), "hard": len(hard), "calibration": len(calibration)},
+        "tuning_split": tuning,  # where the hard and calibration sentences came from
         "candidates": count_kinds(rows),
         "samples": asdict(job.samples),
         "loss_curve": curve,

@@ -236,6 +236,17 @@ def test_unknown_corpus_split_and_unit_name_the_choices():
         load_records("cmeee", "dev", FIXTURE_CORPORA, unit="word")
 
 
+def test_evaluation_and_tuning_splits_never_coincide():
+    from hf_bioner.corpora import CORPORA, evaluation_split, tuning_split
+
+    # CMeEE's test labels are not public: it is scored on dev, so tuning takes training text.
+    assert (evaluation_split("ncbi_disease"), tuning_split("ncbi_disease")) == ("test", "dev")
+    assert (evaluation_split("cmeee"), tuning_split("cmeee")) == ("dev", "train")
+    for name, spec in CORPORA.items():
+        assert evaluation_split(name) in spec.labelled
+        assert evaluation_split(name) != tuning_split(name)
+
+
 @pytest.mark.parametrize(
     ("replace", "message"),
     [

@@ -173,6 +173,9 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
     summary = run(job)
     assert summary["sentences"]["train"] == 8 and summary["sentences"]["hard"] == 4
     assert 0 < summary["sentences"]["calibration"] <= 6  # the fixture splits are small
+    # Hard and calibration sentences are ones the generator was not trained on: NCBI-disease
+    # dev; CMeEE is evaluated on dev, so its come from the training split.
+    assert summary["tuning_split"] == {"ncbi_disease": "dev", "cmeee": "train"}
     assert summary["candidates"]["gold"] > 0 and summary["candidates"]["boundary"] > 0
     saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
     assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0

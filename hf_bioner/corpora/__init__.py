@@ -23,7 +23,16 @@ from hf_bioner.schema import BioNerInputError, Record
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CORPORA", "Document", "corpus_spec", "load_corpus", "read_documents", "corpus_stats"]
+__all__ = [
+    "CORPORA",
+    "Document",
+    "corpus_spec",
+    "evaluation_split",
+    "tuning_split",
+    "load_corpus",
+    "read_documents",
+    "corpus_stats",
+]
 
 
 def corpus_spec(name: str, split: str | None = None) -> CorpusSpec:
@@ -36,6 +45,19 @@ def corpus_spec(name: str, split: str | None = None) -> CorpusSpec:
             f"corpus {name!r} has no split {split!r}; valid: {', '.join(spec.splits)}"
         )
     return spec
+
+
+def evaluation_split(name: str) -> str:
+    """The split a corpus is scored on: test, or dev when the test labels are not public
+    (CMeEE, evaluated on dev like the paper)."""
+    return "test" if "test" in corpus_spec(name).labelled else "dev"
+
+
+def tuning_split(name: str) -> str:
+    """Where held-out sentences for tuning (selector calibration) come from: dev, unless
+    dev is the evaluation split; then training sentences, which a generator trained on
+    all of them may have seen."""
+    return "dev" if evaluation_split(name) != "dev" else "train"
 
 
 def _corpus_root(name: str, data_dir: str | Path | None) -> Path:
