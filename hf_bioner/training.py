@@ -305,16 +305,19 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path):
                 prompt_style=config.prompt_style,
             )
             scores = score(result["predictions"], [r["entities"] for r in dev])
+            by_corpus = corpus_f1(result["predictions"], dev)
             state.log_history.append(
                 {"step": state.global_step}
                 | {f"dev_{key}": scores[key] for key in ("f1", "precision", "recall")}
+                | {"dev_corpus_f1": by_corpus}
             )
             logger.warning(
-                "step %d: dev strict F1 %.4f (P %.4f R %.4f)",
+                "step %d: dev strict F1 %.4f (P %.4f R %.4f; %s)",
                 state.global_step,
                 scores["f1"],
                 scores["precision"],
                 scores["recall"],
+                ", ".join(f"{name} {f1:.4f}" for name, f1 in by_corpus.items()),
             )
             if scores["f1"] > self.best:
                 self.best = scores["f1"]
@@ -351,8 +354,21 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path):
     return limit + [DevF1(), Throughput()]
 
 
+def corpus_f1(predictions: list[list[dict]], records: list[Record]) -> dict[str, float]:
+    """Strict F1 of each corpus among ``records`` (in order of first appearance)."""
+    from hf_bioner.scoring import score
+
+    by_corpus: dict[str, tuple[list, list]] = {}
+    for predicted, record in zip(predictions, records, strict=True):
+        pair = by_corpus.setdefault(record["corpus"], ([], []))
+        pair[0].append(predicted)
+        pair[1].append(record["entities"])
+    return {name: score(*pair)["f1"] for name, pair in by_corpus.items()}
+
+
 def dev_curve(log_history: list[dict]) -> list[dict]:
-    """The dev F1 points of a trainer's log history (all sessions of a resumed run)."""
+    """The dev F1 points of a trainer's log history (all sessions of a resumed run); F1 per
+    corpus where it was recorded."""
     return [
         {
             "step": entry["step"],
@@ -360,6 +376,7 @@ def dev_curve(log_history: list[dict]) -> list[dict]:
             "precision": entry["dev_precision"],
             "recall": entry["dev_recall"],
         }
+        | ({"corpora": entry["dev_corpus_f1"]} if "dev_corpus_f1" in entry else {})
         for entry in log_history
         if "dev_f1" in entry
     ]

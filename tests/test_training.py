@@ -31,6 +31,9 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
         and summary["data_mix"]["cmeee"]["taken"] > 0
     )
     assert [p["step"] for p in summary["dev_f1_curve"]] == [2, 4]
+    for point in summary["dev_f1_curve"]:  # one dev sentence per corpus, scored apart too
+        assert set(point["corpora"]) == {"ncbi_disease", "cmeee"}
+        assert all(0.0 <= f1 <= 1.0 for f1 in point["corpora"].values())
     assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
     assert (out / "tokenizer.json").exists()
     saved = json.loads((out / MODEL_CONFIG_NAME).read_text())
@@ -66,6 +69,18 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
     # Step 5 counts its tokens on top of the checkpoint's.
     seen = [row["num_input_tokens_seen"] for row in step_logs(resumed)]
     assert seen == sorted(seen) and seen[4] > step_logs(first)[-1]["num_input_tokens_seen"]
+
+
+def test_corpus_f1_scores_each_corpus_apart():
+    from hf_bioner.corpora import load_records
+    from hf_bioner.training import corpus_f1
+
+    english = [r for r in load_records("ncbi_disease", "dev", FIXTURE_CORPORA) if r["entities"]]
+    chinese = [r for r in load_records("cmeee", "dev", FIXTURE_CORPORA) if r["entities"]]
+    records = english[:2] + chinese[:2]
+    # Gold answers for the English sentences, nothing for the Chinese ones.
+    predictions = [r["entities"] for r in english[:2]] + [[], []]
+    assert corpus_f1(predictions, records) == {"ncbi_disease": 1.0, "cmeee": 0.0}
 
 
 def test_time_limit_stops_at_a_checkpoint_and_resume_keeps_the_dev_curve(tmp_path, tiny_base):
