@@ -594,9 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("model", help="an hf-bioner train output folder")
     push.add_argument("--repo-id", required=True, help="ORG/NAME of the model repository")
     push.add_argument("--local-dir", help="only write the folder here (no upload)")
-    push.add_argument("--results", help="a benchmarks/results/eval_*.json for the model-index")
-    push.add_argument("--selector-results", dest="selector_results",
-                      help="a benchmarks/results/selector_ablation_*.json for the card")  # fmt: skip
+    push.add_argument("--results", nargs="+", help="benchmarks/results/eval_*.json for the "
+                      "model-index (one, or one per corpus)")  # fmt: skip
+    push.add_argument("--selector-results", dest="selector_results", nargs="+",
+                      help="benchmarks/results/selector_ablation_*.json for the card")  # fmt: skip
     push.add_argument("--dtype", default="bfloat16", help="weights dtype (default bfloat16)")
     push.add_argument("--private", action="store_true")
     push.add_argument("--overwrite", action="store_true")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hf_bioner.schema import TYPE_MEANINGS, BioNerInputError, readable_type_name
@@ -242,25 +242,60 @@ def _results_note(results: dict | None) -> str:
     if not results:
         return ""
     machine = results.get("machine", {})
-    return (f"measured {results.get('date', '?')[:10]} on {machine.get('cpu', '?')} "
-            f"with `{results.get('command', '?')}`")  # fmt: skip
+    dates = sorted({date[:10] for date in results.get("dates", [results.get("date", "?")])})
+    commands = results.get("commands", [results.get("command", "?")])
+    return (f"measured {' to '.join(dict.fromkeys([dates[0], dates[-1]]))} on "
+            f"{machine.get('cpu', '?')} with " + ", ".join(f"`{c}`" for c in commands))  # fmt: skip
 
 
-def _read_results(results_file: str | Path | None) -> dict | None:
-    """An ``evaluate_model.py`` result, with the main decoding's per-corpus scores on top."""
-    if not results_file:
+ResultFiles = str | Path | Sequence[str | Path] | None
+
+
+def _file_list(files: ResultFiles) -> list[Path]:
+    """One result file or several (a corpus evaluated in its own run) as a list of paths."""
+    if not files:
+        return []
+    return [Path(files)] if isinstance(files, (str, Path)) else [Path(f) for f in files]
+
+
+def _file_names(files: ResultFiles) -> str | None:
+    return ", ".join(f.name for f in _file_list(files)) or None
+
+
+def _read_results(results_files: ResultFiles) -> dict | None:
+    """``evaluate_model.py`` results, one file or one per corpus, merged: the main decoding's
+    per-corpus scores under ``corpora``, the data sizes, and every file's date and command."""
+    files = [json.loads(f.read_text()) for f in _file_list(results_files)]
+    if not files:
         return None
-    results = json.loads(Path(results_file).read_text())
-    if "corpora" not in results:
+    merged = {**files[0], "corpora": {}, "data": {}, "dates": [], "commands": []}
+    for results in files:
         # evaluate_model.py nests per-corpus scores under the main decoding.
-        results = {**results, "corpora": results["decodings"][results["main_decoding"]]["corpora"]}
-    return results
+        corpora = (
+            results.get("corpora") or results["decodings"][results["main_decoding"]]["corpora"]
+        )
+        merged["corpora"].update(corpora)
+        merged["data"].update(results["data"])
+        merged["dates"].append(results.get("date", "?"))
+        merged["commands"].append(results.get("command", "?"))
+    return merged
+
+
+def _read_ablation(ablation_files: ResultFiles) -> dict | None:
+    """``selector_ablation.py`` results, one file or one per corpus, with merged corpora."""
+    files = [json.loads(f.read_text()) for f in _file_list(ablation_files)]
+    if not files:
+        return None
+    return {**files[0], "corpora": {c: s for f in files for c, s in f["corpora"].items()}}
 
 
 def render_model_card(model_dir: str | Path, repo_id: str,
-                      results_file: str | Path | None = None,
-                      ablation_file: str | Path | None = None) -> str:  # fmt: skip
-    """The model card of an ``hf-bioner train`` folder, read from its configs alone."""
+                      results_file: ResultFiles = None,
+                      ablation_file: ResultFiles = None) -> str:  # fmt: skip
+    """The model card of an ``hf-bioner train`` folder, read from its configs alone.
+
+    ``results_file`` and ``ablation_file``: one result file each, or one per corpus.
+    """
     from hf_bioner.arbitration import ARBITER_DIR
     from hf_bioner.selector import SELECTOR_DIR
     from hf_bioner.training import MODEL_CONFIG_NAME
@@ -269,10 +304,9 @@ def render_model_card(model_dir: str | Path, repo_id: str,
     config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text())
     summary_path = model_dir / "training_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    ablation = json.loads(Path(ablation_file).read_text()) if ablation_file else None
     card = model_card(config, summary, _read_results(results_file), repo_id,
-                      results_file and Path(results_file).name, (model_dir / SELECTOR_DIR).is_dir(),
-                      ablation, ablation_file and Path(ablation_file).name,
+                      _file_names(results_file), (model_dir / SELECTOR_DIR).is_dir(),
+                      _read_ablation(ablation_file), _file_names(ablation_file),
                       (model_dir / ARBITER_DIR).is_dir())  # fmt: skip
     check_card(card)
     return card
@@ -291,9 +325,9 @@ def check_card(text: str) -> dict:
 
 
 def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
-                     results_file: str | Path | None = None, dtype: str | None = "bfloat16",
+                     results_file: ResultFiles = None, dtype: str | None = "bfloat16",
                      overwrite: bool = False,
-                     ablation_file: str | Path | None = None) -> Path:  # fmt: skip
+                     ablation_file: ResultFiles = None) -> Path:  # fmt: skip
     """Write the repository folder for a trained model (see the module docstring)."""
     import torch
 
@@ -367,9 +401,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m hf_bioner.hub", description=main.__doc__)
     parser.add_argument("--model", default=str(Path(__file__).resolve().parent / "default_model"))
     parser.add_argument("--repo-id", default="hf-bioner/bioner-gemma-270m")
-    parser.add_argument("--results", default=str(results / "eval_gemma-joint-inline-200.json"))
-    parser.add_argument("--selector-results",
-                        default=str(results / "selector_ablation_gemma-joint-inline.json"))  # fmt: skip
+    parser.add_argument("--results", nargs="+", help="eval_*.json (one, or one per corpus)",
+                        default=[str(results / "eval_gemma-joint-inline-200.json")])  # fmt: skip
+    parser.add_argument("--selector-results", nargs="+", help="selector_ablation_*.json",
+                        default=[str(results / "selector_ablation_gemma-joint-inline.json")])  # fmt: skip
     parser.add_argument("--out", default=str(root / "model_cards" / "bioner-gemma-270m.md"))
     args = parser.parse_args(argv)
     card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)

@@ -97,6 +97,32 @@ def test_the_bundled_model_card_is_its_rendering_from_the_result_files():
         assert f"| `{code}` |" in card
 
 
+def test_a_card_merges_results_evaluated_one_corpus_per_run():
+    """Full-set evaluations run corpus by corpus; the card reads them together."""
+    from huggingface_hub import ModelCard
+
+    from hf_bioner.hub import render_model_card
+    from hf_bioner.pipeline import DEFAULT_MODEL
+
+    files = [
+        RESULTS / "eval_gemma-ncbi-inline-200.json",
+        RESULTS / "eval_gemma-cmeee-inline-200.json",
+    ]
+    card = ModelCard(render_model_card(DEFAULT_MODEL, "org/model", files))
+    saved = [json.loads(f.read_text()) for f in files]
+    for result, (corpus, name) in zip(
+        saved, [("ncbi_disease", "NCBI-disease"), ("cmeee", "CMeEE")], strict=True
+    ):
+        f1 = result["decodings"][result["main_decoding"]]["corpora"][corpus]["f1"]
+        row = f"| {name} | {result['data'][corpus]['split']} | 200 of "
+        assert row in card.text and f"| {100 * f1:.2f} |" in card.text
+        assert round(f1, 4) in [
+            r.metric_value for r in card.data.eval_results if r.metric_type == "f1"
+        ]
+        assert result["command"] in card.text  # each run's command is named
+    assert "eval_gemma-ncbi-inline-200.json, eval_gemma-cmeee-inline-200.json" in card.text
+
+
 def test_the_readme_lists_every_type_with_its_meaning():
     from hf_bioner.hub import known_types_table
     from hf_bioner.schema import READABLE_TYPE_NAMES, TYPE_SETS
