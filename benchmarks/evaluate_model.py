@@ -7,11 +7,17 @@ free, side by side on the same units; decodes, scores, and saves
 scores, decode problems and sentences/s.
 
     python benchmarks/evaluate_model.py runs/ncbi-smollm2 --name ncbi-smollm2 --limit 200 --data-dir ../shared/corpora
+
+A full evaluation set is hours of CPU: with ``--save-predictions FILE --resume`` each chunk of
+units is appended to FILE as soon as it is tagged, and a later run reuses the units already
+there (same id and text), so an evaluation cut short continues where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from common import eval_units, save_result
 
@@ -20,35 +26,78 @@ from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.scoring import score
 
+CHUNK_UNITS = 128  # units tagged between two appends to the predictions file
 
-def evaluate_corpus(
-    model, tokenizer, config, records, batch_size, constrained
-) -> tuple[dict, list]:
-    """Scores, decode problems and speed on one corpus; also the predictions."""
-    out = predict_records(model, tokenizer, records, config["scheme"], batch_size,
-                          progress=True, constrained=constrained,
-                          prompt_style=config.get("prompt_style", "full"))  # fmt: skip
-    scores = score(out["predictions"], [r["entities"] for r in records])
-    result = {
+
+def saved_rows(path: str | None) -> dict[str, dict]:
+    """``{id: row}`` of a predictions file written chunk by chunk; a last line cut short by a
+    killed run is left out (its unit is tagged again)."""
+    if not path or not Path(path).exists():
+        return {}
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    complete = lines[:-1]  # the text after the last newline is empty or a cut-off line
+    return {row["id"]: row for row in map(json.loads, filter(None, complete))}
+
+
+def tag_units(model, tokenizer, config, records, batch_size, constrained,
+              saved: dict[str, dict], sink=None) -> list[dict]:  # fmt: skip
+    """Prediction rows of the records (in their order): saved rows reused, the others tagged
+    in chunks of similar length, each chunk written to ``sink`` as soon as it is done."""
+    rows = {r["id"]: saved[r["id"]] for r in records
+            if r["id"] in saved and saved[r["id"]]["text"] == r["text"]}  # fmt: skip
+    todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
+    for start in range(0, len(todo), CHUNK_UNITS):
+        chunk = todo[start : start + CHUNK_UNITS]
+        out = predict_records(model, tokenizer, chunk, config["scheme"], batch_size,
+                              progress=True, constrained=constrained,
+                              prompt_style=config.get("prompt_style", "full"))  # fmt: skip
+        seconds = out["seconds"] / len(chunk)
+        for i, record in enumerate(chunk):
+            row = {**record, "predicted": out["predictions"][i], "output": out["outputs"][i],
+                   "problems": out["problems"][i], "cut": out["cut"][i], "seconds": seconds}  # fmt: skip
+            rows[record["id"]] = row
+            if sink is not None:
+                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if sink is not None:
+            sink.flush()
+        print(f"tagged {len(rows)} of {len(records)} units", flush=True)
+    return [rows[r["id"]] for r in records]
+
+
+def corpus_result(rows: list[dict], tokenizer) -> dict:
+    """Scores, decode problems and speed of one corpus's prediction rows."""
+    scores = score([r["predicted"] for r in rows], [r["entities"] for r in rows])
+    seconds = sum(r["seconds"] for r in rows)
+    tokens = sum(len(tokenizer(r["output"], add_special_tokens=False).input_ids) for r in rows)
+    return {
         "precision": scores["precision"],
         "recall": scores["recall"],
         "f1": scores["f1"],
         "per_type": scores["per_type"],
         "errors": scores["errors"],
-        "units_with_decode_problems": sum(1 for p in out["problems"] if p),
-        "units_cut": sum(out["cut"]),  # answer budget spent: entities after the cut missing
-        "sentences_per_second": round(len(records) / out["seconds"], 2),
-        "generated_tokens_per_sentence": round(
-            sum(len(tokenizer(o, add_special_tokens=False).input_ids) for o in out["outputs"])
-            / max(len(records), 1),
-            1,
-        ),
-        "examples": [
-            {"text": r["text"], "output": o}
-            for r, o in list(zip(records, out["outputs"], strict=True))[:3]
-        ],
+        "units_with_decode_problems": sum(1 for r in rows if r["problems"]),
+        "units_cut": sum(r["cut"] for r in rows),  # answer budget spent: later entities missing
+        "sentences_per_second": round(len(rows) / seconds, 2) if seconds else None,
+        "generated_tokens_per_sentence": round(tokens / max(len(rows), 1), 1),
+        "examples": [{"text": r["text"], "output": r["output"]} for r in rows[:3]],
     }
-    return result, out["predictions"]
+
+
+def evaluate_decoding(model, tokenizer, config, data: dict[str, list], decoding: str,
+                      batch_size: int, saved: dict, sink) -> tuple[dict, list[dict]]:  # fmt: skip
+    """Pooled and per-corpus results of one decoding over every corpus, and its rows."""
+    per_corpus, all_rows = {}, []
+    for name, records in data.items():
+        rows = tag_units(model, tokenizer, config, records, batch_size,
+                         decoding == "constrained", saved, sink)  # fmt: skip
+        per_corpus[name] = result = corpus_result(rows, tokenizer)
+        all_rows += rows
+        shown = ("precision", "recall", "f1", "sentences_per_second",
+                 "generated_tokens_per_sentence")  # fmt: skip
+        print(decoding, name, {k: result[k] for k in shown})
+    pooled = score([r["predicted"] for r in all_rows], [r["entities"] for r in all_rows])
+    result = {k: pooled[k] for k in ("precision", "recall", "f1")} | {"corpora": per_corpus}
+    return result, all_rows
 
 
 def main() -> None:
@@ -73,7 +122,15 @@ def main() -> None:
         help="also write every unit's gold and predicted entities (first decoding) here, "
         "for benchmarks/selector_ablation.py to rescore without generating again",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the units already in --save-predictions, and append each chunk to it as "
+        "it is tagged (one decoding only)",
+    )
     args = parser.parse_args()
+    if args.resume and (not args.save_predictions or args.decoding == "both"):
+        parser.error("--resume needs --save-predictions and one --decoding")
     model, tokenizer, config = load_trained(args.model, merge=True)
     corpora = args.corpora.split(",") if args.corpora else config["corpora"]
     decodings = ["constrained", "free"] if args.decoding == "both" else [args.decoding]
@@ -82,30 +139,23 @@ def main() -> None:
     data, sizes = {}, {}
     for name in corpora:
         data[name], sizes[name] = eval_units(name, args.data_dir, args.limit)
-    results, saved = {}, []
+    saved = saved_rows(args.save_predictions) if args.resume else {}
+    if args.resume:  # drop a cut-off last line before appending after it
+        write_jsonl(saved.values(), args.save_predictions)
+    sink = open(args.save_predictions, "a", encoding="utf-8") if args.resume else None  # noqa: SIM115
+    results, kept = {}, []
     for decoding in decodings:
-        per_corpus, all_preds, all_gold = {}, [], []
-        for name, records in data.items():
-            result, preds = evaluate_corpus(model, tokenizer, config, records, args.batch_size,
-                                            decoding == "constrained")  # fmt: skip
-            per_corpus[name] = result
-            if decoding == decodings[0]:
-                saved += [{**r, "predicted": p} for r, p in zip(records, preds, strict=True)]
-            all_preds += preds
-            all_gold += [r["entities"] for r in records]
-            shown = ("precision", "recall", "f1", "sentences_per_second",
-                     "generated_tokens_per_sentence")  # fmt: skip
-            print(decoding, name, {k: result[k] for k in shown})
-        pooled = score(all_preds, all_gold)
-        results[decoding] = {
-            "precision": pooled["precision"],
-            "recall": pooled["recall"],
-            "f1": pooled["f1"],
-            "corpora": per_corpus,
-        }
+        first = decoding == decodings[0]  # the decoding whose predictions are saved
+        results[decoding], rows = evaluate_decoding(
+            model, tokenizer, config, data, decoding, args.batch_size,
+            saved if first else {}, sink if first else None,
+        )  # fmt: skip
+        kept += rows if first else []
     main_decoding = decodings[0]
+    if sink is not None:
+        sink.close()
     if args.save_predictions:
-        write_jsonl(saved, args.save_predictions)
+        write_jsonl(kept, args.save_predictions)  # exactly the evaluated units, in order
     save_result(
         f"eval_{args.name}",
         {

@@ -7,8 +7,9 @@
 # Each corpus is its own pair of runs, saved as benchmarks/results/eval_NAME-CORPUS.json
 # (evaluate_model.py, constrained decoding) and selector_ablation_NAME-CORPUS.json (the same
 # generated entities re-scored by the selector). A corpus whose result is already saved is
-# skipped, so an evaluation cut short by a session's end continues where it stopped. The
-# predictions are kept under $HF_BIONER_CACHE/predictions. The table for the README:
+# skipped, and the predictions under $HF_BIONER_CACHE/predictions are appended chunk by chunk
+# and reused (--resume), so an evaluation cut short by a session's end continues where it
+# stopped. The table for the README:
 #
 #   cd benchmarks && python results_table.py --eval eval_NAME-*.json \
 #       --ablation selector_ablation_NAME-*.json --peer eval_spacy-*.json --peer-name spaCy
@@ -35,7 +36,7 @@ for corpus in "${corpora[@]}"; do
     if [ ! -f "$here/results/eval_$run.json" ]; then
         "$python" "$here/evaluate_model.py" "$model" --name "$run" --corpora "$corpus" \
             --decoding constrained --data-dir "$data_dir" \
-            --save-predictions "$predictions/$run.jsonl"
+            --save-predictions "$predictions/$run.jsonl" --resume
     fi
     if [ ! -f "$here/results/selector_ablation_$run.json" ]; then
         if [ ! -f "$predictions/$run.jsonl" ]; then
