@@ -22,6 +22,7 @@ import json
 
 from common import RESULTS
 
+from hf_bioner.hub import read_eval_results
 from hf_bioner.scoring import prf
 
 PAPER_F1 = {"ncbi_disease": 90.82, "bc5cdr": 88.86, "jnlpba": 75.33, "cmeee": 68.69}
@@ -39,15 +40,6 @@ def cell(scores: dict | None) -> str:
     return (
         f"{100 * scores['f1']:.1f} ({100 * scores['precision']:.1f} / {100 * scores['recall']:.1f})"
     )
-
-
-def generator_corpora(names: list[str]) -> tuple[dict, dict]:
-    """Per-corpus scores of the main decoding, and per-corpus data sizes, over eval files."""
-    scores, sizes = {}, {}
-    for result in map(load, names):
-        scores.update(result["decodings"][result["main_decoding"]]["corpora"])
-        sizes.update(result["data"])
-    return scores, sizes
 
 
 def ablation_corpora(names: list[str]) -> tuple[dict, dict]:
@@ -95,7 +87,8 @@ def main() -> None:
     parser.add_argument("--peer", nargs="*", default=[], help="eval_*.json of a peer tagger")
     parser.add_argument("--peer-name", default="peer", help="the peer's column title")
     args = parser.parse_args()
-    generator, sizes = generator_corpora(args.eval)
+    merged = read_eval_results([RESULTS / name for name in args.eval])
+    generator, sizes = merged["corpora"], merged["data"]
     ablation, ms = ablation_corpora(args.ablation)
     peer = peer_corpora(args.peer)
 

@@ -242,10 +242,10 @@ def _results_note(results: dict | None) -> str:
     if not results:
         return ""
     machine = results.get("machine", {})
-    dates = sorted({date[:10] for date in results.get("dates", [results.get("date", "?")])})
-    commands = results.get("commands", [results.get("command", "?")])
-    return (f"measured {' to '.join(dict.fromkeys([dates[0], dates[-1]]))} on "
-            f"{machine.get('cpu', '?')} with " + ", ".join(f"`{c}`" for c in commands))  # fmt: skip
+    dates = sorted({date[:10] for date in results["dates"]})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    return (f"measured {when} on {machine.get('cpu', '?')} with "
+            + ", ".join(f"`{c}`" for c in results["commands"]))  # fmt: skip
 
 
 ResultFiles = str | Path | Sequence[str | Path] | None
@@ -262,7 +262,7 @@ def _file_names(files: ResultFiles) -> str | None:
     return ", ".join(f.name for f in _file_list(files)) or None
 
 
-def _read_results(results_files: ResultFiles) -> dict | None:
+def read_eval_results(results_files: ResultFiles) -> dict | None:
     """``evaluate_model.py`` results, one file or one per corpus, merged: the main decoding's
     per-corpus scores under ``corpora``, the data sizes, and every file's date and command."""
     files = [json.loads(f.read_text()) for f in _file_list(results_files)]
@@ -304,7 +304,7 @@ def render_model_card(model_dir: str | Path, repo_id: str,
     config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text())
     summary_path = model_dir / "training_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    card = model_card(config, summary, _read_results(results_file), repo_id,
+    card = model_card(config, summary, read_eval_results(results_file), repo_id,
                       _file_names(results_file), (model_dir / SELECTOR_DIR).is_dir(),
                       _read_ablation(ablation_file), _file_names(ablation_file),
                       (model_dir / ARBITER_DIR).is_dir())  # fmt: skip
