@@ -5,9 +5,10 @@
    generator, whose false positives become hard negatives) and *calibration* (tagged by the
    generator; its predictions fit the Platt scaling and the thresholds). Hard and
    calibration sentences come from the corpus's tuning split (dev; training sentences where
-   dev is the evaluation split, as for CMeEE): the generator must not have learnt them, or
-   it makes fewer and easier mistakes there than on new text, and the thresholds would be
-   tuned to those. The split used is recorded.
+   dev is the evaluation split, as for CMeEE, and of those the ones a capped training run
+   left out): the generator must not have learnt them, or it makes fewer and easier
+   mistakes there than on new text, and the thresholds would be tuned to those. Where they
+   came from is recorded.
 2. Train the selector on train + hard candidates, calibrate, save under
    ``<generator>/selector`` (or ``--output``) with a summary of everything.
 """
@@ -55,19 +56,24 @@ def sample_sentences(records: list[Record], sizes: list[int], seed: int) -> list
     return out
 
 
-def corpus_samples(job: SelectorJob, corpus: str) -> tuple[list, list, list, str]:
-    """The train, hard and calibration sentences of one corpus, and the tuning split."""
-    from hf_bioner.corpora import load_records, tuning_split
+def corpus_samples(job: SelectorJob, corpus: str, learnt: set[str]) -> tuple[list, list, list, str]:
+    """The train, hard and calibration sentences of one corpus, and where the last two came
+    from. ``learnt``: ids of the training sentences the generator was trained on."""
+    from hf_bioner.corpora import held_out_records, load_records, tuning_split
 
     records = load_records(corpus, "train", job.data_dir)
-    split = tuning_split(corpus)
-    if split == "train":
-        sizes = [job.train_sentences, job.hard_sentences, job.calibration_sentences]
-        return (*sample_sentences(records, sizes, job.samples.seed), split)
-    (train,) = sample_sentences(records, [job.train_sentences], job.samples.seed)
-    held_out = load_records(corpus, split, job.data_dir)
+    held_out = held_out_records(corpus, job.data_dir, learnt)
+    source = tuning_split(corpus)
     sizes = [job.hard_sentences, job.calibration_sentences]
-    return (train, *sample_sentences(held_out, sizes, job.samples.seed), split)
+    if source == "train" and not (held_out and learnt):
+        # Trained on every sentence (or not known): three disjoint samples of learnt text.
+        samples = sample_sentences(records, [job.train_sentences, *sizes], job.samples.seed)
+        return (*samples, "train, learnt by the generator")
+    if source == "train":
+        source = "train, not learnt by the generator"
+        records = [r for r in records if r["id"] in learnt]
+    (train,) = sample_sentences(records, [job.train_sentences], job.samples.seed)
+    return (train, *sample_sentences(held_out, sizes, job.samples.seed), source)
 
 
 def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dict]]:
@@ -90,6 +96,7 @@ def run(job: SelectorJob) -> dict:
     """Everything from sampling to the saved selector; returns the summary it saves."""
     from hf_bioner.models import load_trained_config
     from hf_bioner.pipeline import type_sets_from_config
+    from hf_bioner.training import seen_training_ids
 
     started = time.perf_counter()
     generator_config = load_trained_config(job.generator)
@@ -98,9 +105,10 @@ def run(job: SelectorJob) -> dict:
     unknown = [c for c in corpora if c not in type_sets]
     if unknown:
         raise BioNerInputError(f"the generator was not trained on {', '.join(unknown)}")
+    learnt = seen_training_ids(job.generator, job.data_dir)
     train, hard, calibration, tuning = [], [], [], {}
     for corpus in corpora:
-        a, b, c, tuning[corpus] = corpus_samples(job, corpus)
+        a, b, c, tuning[corpus] = corpus_samples(job, corpus, learnt)
         train, hard, calibration = train + a, hard + b, calibration + c
     predictions = tag_with_generator(job, hard + calibration)
     hard_predictions, calibration_predictions = predictions[: len(hard)], predictions[len(hard) :]

@@ -148,8 +148,9 @@ def _fit_length(rows: list[dict], tokenizer, max_length: int) -> tuple[list[dict
     return kept, len(rows) - len(kept)
 
 
-def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dict]:
-    """Mixed, shuffled prompt/completion rows and a record of the exact mix."""
+def mixed_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dict]:
+    """The mixed, shuffled training rows (with the id and corpus of each sentence) and a
+    record of the exact mix. Seeded: the same config gives the same rows again."""
     parts = {}
     for name in config.corpora:
         records = load_records(name, "train", config.data_dir)
@@ -177,7 +178,41 @@ def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dic
         name: {"available": len(rows), "taken": taken[name], "dropped_too_long": too_long}
         for name, (rows, too_long) in parts.items()
     }
+    return mixed, mix
+
+
+def build_training_rows(config: TrainConfig, tokenizer) -> tuple[list[dict], dict]:
+    """Mixed, shuffled prompt/completion rows and a record of the exact mix."""
+    mixed, mix = mixed_training_rows(config, tokenizer)
     return [{"prompt": r["prompt"], "completion": r["completion"]} for r in mixed], mix
+
+
+def seen_training_ids(folder: str | Path, data_dir: str | Path | None = None) -> set[str]:
+    """Ids of the training sentences a trained model learnt, rebuilt from the config in its
+    ``training_summary.json`` (the mix is seeded); empty when the folder has no summary.
+
+    A run capped below a corpus's size leaves training sentences it never saw: held-out
+    text for choosing checkpoints and tuning the selector where dev is the evaluation split.
+    """
+    from transformers import AutoTokenizer
+
+    from hf_bioner.models import resolve_base
+
+    folder = Path(folder)
+    if not (folder / SUMMARY_NAME).exists():
+        return set()
+    saved = json.loads((folder / SUMMARY_NAME).read_text())["config"]
+    # The same corpora, wherever they are on this machine (where training read them, if there).
+    if data_dir is None and saved["data_dir"] and Path(saved["data_dir"]).is_dir():
+        data_dir = saved["data_dir"]
+    config = TrainConfig(**saved | {"data_dir": str(data_dir) if data_dir else None})
+    # An adapter folder may leave out the base's tokenizer (it counts tokens to drop rows).
+    has_tokenizer = (folder / "tokenizer_config.json").exists()
+    tokenizer = AutoTokenizer.from_pretrained(
+        folder if has_tokenizer else resolve_base(config.base)
+    )
+    rows, _ = mixed_training_rows(config, tokenizer)
+    return {row["id"] for row in rows}
 
 
 def dev_sample(config: TrainConfig) -> list[Record]:

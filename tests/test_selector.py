@@ -174,8 +174,11 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
     assert summary["sentences"]["train"] == 8 and summary["sentences"]["hard"] == 4
     assert 0 < summary["sentences"]["calibration"] <= 6  # the fixture splits are small
     # Hard and calibration sentences are ones the generator was not trained on: NCBI-disease
-    # dev; CMeEE is evaluated on dev, so its come from the training split.
-    assert summary["tuning_split"] == {"ncbi_disease": "dev", "cmeee": "train"}
+    # dev; CMeEE is evaluated on dev, so its come from the training split (here all learnt).
+    assert summary["tuning_split"] == {
+        "ncbi_disease": "dev",
+        "cmeee": "train, learnt by the generator",  # it was trained on every sentence
+    }
     assert summary["candidates"]["gold"] > 0 and summary["candidates"]["boundary"] > 0
     saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
     assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0
@@ -217,3 +220,21 @@ def test_an_encoder_from_pypi_can_be_the_backbone(tiny_selector_rows):
     assert selector.config.pooling == "first"  # BERT-style: the [CLS] position
     probabilities = selector.score(tiny_selector_rows[:6], TYPE_SETS)
     assert len(probabilities) == 6 and all(0.0 < p < 1.0 for p in probabilities)
+
+
+def test_selector_tunes_on_training_sentences_a_capped_generator_did_not_learn():
+    from hf_bioner.selector_job import SelectorJob, corpus_samples
+
+    job = SelectorJob(generator="unused", data_dir=str(FIXTURE_CORPORA), train_sentences=2,
+                      hard_sentences=2, calibration_sentences=2)  # fmt: skip
+    cmeee = load_records("cmeee", "train", str(FIXTURE_CORPORA))
+    learnt = {r["id"] for r in cmeee[:3]}  # as if a capped run took these three
+    train, hard, calibration, source = corpus_samples(job, "cmeee", learnt)
+    assert source == "train, not learnt by the generator"
+    assert {r["id"] for r in train} <= learnt and len(train) == 2
+    assert len(hard) == len(calibration) == 2
+    assert not {r["id"] for r in hard + calibration} & learnt
+    # A generator that learnt every sentence leaves only learnt text, and says so.
+    *samples, source = corpus_samples(job, "cmeee", {r["id"] for r in cmeee})
+    assert source == "train, learnt by the generator"
+    assert len({r["id"] for s in samples for r in s}) == 6  # still three disjoint samples

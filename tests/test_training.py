@@ -14,11 +14,11 @@ import sys
 
 import pytest
 
-from hf_bioner.corpora import load_records
+from hf_bioner.corpora import held_out_records, load_records
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_base, load_trained, resolve_base
 from hf_bioner.schema import BioNerInputError
-from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, train
+from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, seen_training_ids, train
 from tests.conftest import FIXTURE_CORPORA, REPO, SMOLLM2, tiny_config
 
 
@@ -69,6 +69,30 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
     # Step 5 counts its tokens on top of the checkpoint's.
     seen = [row["num_input_tokens_seen"] for row in step_logs(resumed)]
     assert seen == sorted(seen) and seen[4] > step_logs(first)[-1]["num_input_tokens_seen"]
+
+
+def test_a_capped_runs_learnt_sentences_are_rebuilt_and_left_out_of_held_out_text(
+    tmp_path, tiny_base
+):
+    summary = train(tiny_config(tmp_path, tiny_base, cap=3, max_steps=1, eval_size=0))
+    learnt = seen_training_ids(tmp_path / "run")
+    # Rebuilt from the saved config alone: the seeded mix took 3 sentences of each corpus.
+    assert {c: summary["data_mix"][c]["taken"] for c in ("ncbi_disease", "cmeee")} == {
+        "ncbi_disease": 3,
+        "cmeee": 3,
+    }
+    assert len(learnt) == 6 and {i.split(":")[0] for i in learnt} == {"ncbi_disease", "cmeee"}
+    assert all(":train:" in i for i in learnt)
+    # CMeEE's held-out text (dev is its evaluation split) is its other training sentences.
+    cmeee_train = load_records("cmeee", "train", FIXTURE_CORPORA)
+    held_out = held_out_records("cmeee", FIXTURE_CORPORA, learnt)
+    assert len(held_out) == len(cmeee_train) - 3 > 0
+    assert not {r["id"] for r in held_out} & learnt
+    # NCBI-disease's is its dev split, whatever the run learnt.
+    assert held_out_records("ncbi_disease", FIXTURE_CORPORA, learnt) == load_records(
+        "ncbi_disease", "dev", FIXTURE_CORPORA
+    )
+    assert seen_training_ids(tmp_path) == set()  # not a training output: nothing known
 
 
 def test_corpus_f1_scores_each_corpus_apart():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 from hf_bioner import paths
@@ -29,6 +30,7 @@ __all__ = [
     "corpus_spec",
     "evaluation_split",
     "tuning_split",
+    "held_out_records",
     "load_corpus",
     "read_documents",
     "corpus_stats",
@@ -58,6 +60,15 @@ def tuning_split(name: str) -> str:
     dev is the evaluation split; then training sentences, which a generator trained on
     all of them may have seen."""
     return "dev" if evaluation_split(name) != "dev" else "train"
+
+
+def held_out_records(
+    name: str, data_dir: str | Path | None = None, learnt: Collection[str] = ()
+) -> list[Record]:
+    """The sentences of a corpus's tuning split that a model has not learnt: dev, or the
+    training sentences whose ids are not in ``learnt`` (see ``training.seen_training_ids``)."""
+    records = load_records(name, tuning_split(name), data_dir)
+    return [r for r in records if r["id"] not in learnt]
 
 
 def _corpus_root(name: str, data_dir: str | Path | None) -> Path:
