@@ -41,9 +41,11 @@ ADAPTER_FILE = "adapter_model.safetensors"
 
 def held_out_units(run: Path, data_dir: str | None, per_corpus: int) -> tuple[list, dict]:
     """A seeded sample of held-out units per corpus of the run, and where each came from."""
-    learnt = seen_training_ids(run, data_dir)
+    corpora = load_trained_config(run)["corpora"]
+    needed = any(tuning_split(corpus) == "train" for corpus in corpora)
+    learnt = seen_training_ids(run, data_dir) if needed else set()
     units, sizes = [], {}
-    for corpus in load_trained_config(run)["corpora"]:
+    for corpus in corpora:
         split = tuning_split(corpus)
         if split == "train" and not learnt:
             raise SystemExit(f"{run}: no training summary, so {corpus}'s learnt text is unknown")
@@ -121,12 +123,14 @@ def main() -> None:
         for name, source in candidates.items():
             if name in scored:
                 continue
-            adapter = source
             if isinstance(source, list):
                 adapter = average_adapters(source, Path(tmp) / f"{name}.safetensors")
+                label: str | list[str] = [str(f) for f in source]
+            else:
+                adapter, label = source, str(source)
             scored[name] = evaluate(candidate_folder(run, adapter, Path(tmp) / name), units,
                                     args.batch_size)  # fmt: skip
-            scored[name]["adapter"] = [str(f) for f in source] if adapter != source else str(source)
+            scored[name]["adapter"] = label
             print(name, {k: scored[name][k] for k in ("f1", "mean_corpus_f1", "corpus_f1")})
             chosen = max(scored, key=lambda n: scored[n]["mean_corpus_f1"])
             common.save_result(

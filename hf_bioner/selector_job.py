@@ -94,6 +94,7 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
 
 def run(job: SelectorJob) -> dict:
     """Everything from sampling to the saved selector; returns the summary it saves."""
+    from hf_bioner.corpora import tuning_split
     from hf_bioner.models import load_trained_config
     from hf_bioner.pipeline import type_sets_from_config
     from hf_bioner.training import seen_training_ids
@@ -105,7 +106,9 @@ def run(job: SelectorJob) -> dict:
     unknown = [c for c in corpora if c not in type_sets]
     if unknown:
         raise BioNerInputError(f"the generator was not trained on {', '.join(unknown)}")
-    learnt = seen_training_ids(job.generator, job.data_dir)
+    # Only corpora tuned on training text need to know which sentences the generator learnt.
+    needed = any(tuning_split(corpus) == "train" for corpus in corpora)
+    learnt = seen_training_ids(job.generator, job.data_dir) if needed else set()
     train, hard, calibration, tuning = [], [], [], {}
     for corpus in corpora:
         a, b, c, tuning[corpus] = corpus_samples(job, corpus, learnt)
