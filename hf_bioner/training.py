@@ -444,6 +444,11 @@ def model_config(config: TrainConfig) -> dict:
     }
 
 
+def _tokens_before(trainer) -> int:
+    """Tokens a resumed run's checkpoint had already seen (0 for a fresh run)."""
+    return getattr(trainer, "_initial_num_input_tokens_seen", 0) or 0
+
+
 def _prepare_output(config: TrainConfig) -> Path:
     output = Path(config.output_dir)
     if output.exists() and any(output.iterdir()) and not (config.overwrite or config.resume):
@@ -557,8 +562,10 @@ def train(config: TrainConfig) -> dict:
         "train_loss": result.training_loss,
         "seconds": round(time.time() - started, 1),
         "train_seconds": result.metrics.get("train_runtime"),
+        # This run's tokens over this run's clock: a resumed run's total covers earlier runs too.
         "tokens_per_second": round(
-            trainer.state.num_input_tokens_seen / max(result.metrics.get("train_runtime", 1), 1e-9),
+            (trainer.state.num_input_tokens_seen - _tokens_before(trainer))
+            / max(result.metrics.get("train_runtime", 1), 1e-9),
             1,
         ),
         "dev_f1_curve": curve,

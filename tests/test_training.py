@@ -69,6 +69,9 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
     # Step 5 counts its tokens on top of the checkpoint's.
     seen = [row["num_input_tokens_seen"] for row in step_logs(resumed)]
     assert seen == sorted(seen) and seen[4] > step_logs(first)[-1]["num_input_tokens_seen"]
+    # The resumed run's speed counts only the tokens it trained (steps 5-6) on its own clock.
+    own_tokens = resumed["train_tokens"] - step_logs(first)[-1]["num_input_tokens_seen"]
+    assert resumed["tokens_per_second"] == round(own_tokens / resumed["train_seconds"], 1)
 
 
 def test_a_capped_runs_learnt_sentences_are_rebuilt_and_left_out_of_held_out_text(
