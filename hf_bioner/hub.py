@@ -391,20 +391,17 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
 def main(argv: list[str] | None = None) -> None:
     """Write a model card without building the repository: ``python -m hf_bioner.hub``.
 
-    With no arguments, the bundled model's card (``model_cards/bioner-gemma-270m.md``) from
-    its result files.
+    With no arguments, the bundled model's card (``model_cards/bioner-gemma-270m.md``) with
+    no results attached; ``--results`` / ``--selector-results`` add its evaluation files.
     """
     import argparse
 
     root = Path(__file__).resolve().parent.parent
-    results = root / "benchmarks" / "results"
     parser = argparse.ArgumentParser(prog="python -m hf_bioner.hub", description=main.__doc__)
     parser.add_argument("--model", default=str(Path(__file__).resolve().parent / "default_model"))
     parser.add_argument("--repo-id", default="hf-bioner/bioner-gemma-270m")
-    parser.add_argument("--results", nargs="+", help="eval_*.json (one, or one per corpus)",
-                        default=[str(results / "eval_gemma-joint-inline-200.json")])  # fmt: skip
-    parser.add_argument("--selector-results", nargs="+", help="selector_ablation_*.json",
-                        default=[str(results / "selector_ablation_gemma-joint-inline.json")])  # fmt: skip
+    parser.add_argument("--results", nargs="+", help="eval_*.json (one, or one per corpus)")
+    parser.add_argument("--selector-results", nargs="+", help="selector_ablation_*.json")
     parser.add_argument("--out", default=str(root / "model_cards" / "bioner-gemma-270m.md"))
     args = parser.parse_args(argv)
     card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)
