@@ -22,7 +22,7 @@ from pathlib import Path
 from common import eval_units, save_result
 
 from hf_bioner.formats import write_jsonl
-from hf_bioner.inference import predict_records
+from hf_bioner.inference import predict_records, step_dtype
 from hf_bioner.models import load_trained
 from hf_bioner.scoring import score
 
@@ -40,7 +40,7 @@ def saved_rows(path: str | None) -> dict[str, dict]:
 
 
 def tag_units(model, tokenizer, config, records, batch_size, constrained,
-              saved: dict[str, dict], sink=None) -> list[dict]:  # fmt: skip
+              saved: dict[str, dict], sink=None, steps=None) -> list[dict]:  # fmt: skip
     """Prediction rows of the records (in their order): saved rows reused, the others tagged
     in chunks of similar length, each chunk written to ``sink`` as soon as it is done."""
     rows = {r["id"]: saved[r["id"]] for r in records
@@ -50,11 +50,13 @@ def tag_units(model, tokenizer, config, records, batch_size, constrained,
         chunk = todo[start : start + CHUNK_UNITS]
         out = predict_records(model, tokenizer, chunk, config["scheme"], batch_size,
                               progress=True, constrained=constrained,
-                              prompt_style=config.get("prompt_style", "full"))  # fmt: skip
+                              prompt_style=config.get("prompt_style", "full"),
+                              step_dtype=steps)  # fmt: skip
         seconds = out["seconds"] / len(chunk)
         for i, record in enumerate(chunk):
             row = {**record, "predicted": out["predictions"][i], "output": out["outputs"][i],
-                   "problems": out["problems"][i], "cut": out["cut"][i], "seconds": seconds}  # fmt: skip
+                   "problems": out["problems"][i], "cut": out["cut"][i], "seconds": seconds,
+                   "step_dtype": str(steps or model.dtype).removeprefix("torch.")}  # fmt: skip
             rows[record["id"]] = row
             if sink is not None:
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -84,12 +86,12 @@ def corpus_result(rows: list[dict], tokenizer) -> dict:
 
 
 def evaluate_decoding(model, tokenizer, config, data: dict[str, list], decoding: str,
-                      batch_size: int, saved: dict, sink) -> tuple[dict, list[dict]]:  # fmt: skip
+                      batch_size: int, saved: dict, sink, steps=None) -> tuple[dict, list[dict]]:  # fmt: skip
     """Pooled and per-corpus results of one decoding over every corpus, and its rows."""
     per_corpus, all_rows = {}, []
     for name, records in data.items():
         rows = tag_units(model, tokenizer, config, records, batch_size,
-                         decoding == "constrained", saved, sink)  # fmt: skip
+                         decoding == "constrained", saved, sink, steps)  # fmt: skip
         per_corpus[name] = result = corpus_result(rows, tokenizer)
         all_rows += rows
         shown = ("precision", "recall", "f1", "sentences_per_second",
@@ -128,6 +130,12 @@ def main() -> None:
         help="reuse the units already in --save-predictions, and append each chunk to it as "
         "it is tagged (one decoding only)",
     )
+    parser.add_argument(
+        "--step-dtype",
+        default="auto",
+        help="dtype of the constrained one-token steps: auto (as the pipeline on this machine: "
+        "bf16 for an fp32 model where bf16 is fast), model (the model's own), or a dtype name",
+    )
     args = parser.parse_args()
     if args.resume and (not args.save_predictions or args.decoding == "both"):
         parser.error("--resume needs --save-predictions and one --decoding")
@@ -139,6 +147,7 @@ def main() -> None:
     data, sizes = {}, {}
     for name in corpora:
         data[name], sizes[name] = eval_units(name, args.data_dir, args.limit)
+    steps = step_dtype(model, args.step_dtype)
     saved = saved_rows(args.save_predictions) if args.resume else {}
     if args.resume:  # drop a cut-off last line before appending after it
         write_jsonl(saved.values(), args.save_predictions)
@@ -148,7 +157,7 @@ def main() -> None:
         first = decoding == decodings[0]  # the decoding whose predictions are saved
         results[decoding], rows = evaluate_decoding(
             model, tokenizer, config, data, decoding, args.batch_size,
-            saved if first else {}, sink if first else None,
+            saved if first else {}, sink if first else None, steps,
         )  # fmt: skip
         kept += rows if first else []
     main_decoding = decodings[0]
@@ -166,6 +175,8 @@ def main() -> None:
             "data": sizes,
             "what": "strict micro P/R/F1 pooled over all evaluated units; per corpus inside",
             "main_decoding": main_decoding,
+            # a resumed evaluation may join rows tagged on machines that chose differently
+            "step_dtype": sorted({r.get("step_dtype", "float32") for r in kept}),
             "precision": results[main_decoding]["precision"],
             "recall": results[main_decoding]["recall"],
             "f1": results[main_decoding]["f1"],

@@ -8,6 +8,9 @@ machine, and the dev F1 of the last evaluation during training under ``precision
 
     python benchmarks/save_training_run.py runs/gemma-ncbi-inline --name gemma-ncbi-inline \
         --training-command "hf-bioner train --base gemma-3-270m --corpora ncbi_disease ..."
+
+A run resumed across sessions keeps each session's steps, tokens, time and speed in its
+summary (``sessions``); the record copies them and sums their time.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def main() -> None:
     summary = json.loads((Path(args.run) / "training_summary.json").read_text())
     config = summary["config"]
     last_dev = summary["dev_f1_curve"][-1] if summary["dev_f1_curve"] else {}
+    sessions = summary.get("sessions") or []
+    timed = [s for s in sessions if s.get("train_seconds")]  # a killed session saved no time
+    seconds = sum(s["train_seconds"] for s in timed) if len(sessions) > 1 else None
     save_result(
         f"train_{args.name}",
         {
@@ -51,8 +57,11 @@ def main() -> None:
             "steps": summary["steps"],
             "epochs": summary["epochs"],
             "train_loss": summary["train_loss"],
-            "train_seconds": summary["train_seconds"],
-            "tokens_per_second": summary["tokens_per_second"],
+            "train_seconds": seconds or summary["train_seconds"],
+            "tokens_per_second": round(sum(s["tokens"] for s in timed) / seconds, 1)
+            if seconds
+            else summary["tokens_per_second"],
+            "sessions": sessions,
             "device": summary["device"],
             "training_machine": summary["machine"],
             "what": f"strict micro P/R/F1 of the last dev evaluation during training "

@@ -111,10 +111,16 @@ def known_types_table() -> str:
 def training_seconds(summary: Mapping) -> tuple[float, list[float]]:
     """Seconds spent training (total, per run): a resumed training is several runs.
 
-    A resumed run's ``log_history`` starts with the entries of the checkpoint it resumed from,
-    and the trainer's clock (``train_runtime``, logged at every logging step) restarts at each
-    resume, so a drop in it marks a new run. Falls back to the summary's own seconds.
+    The summary's ``sessions`` say it where training recorded them (a session killed before
+    its end saved no time and is left out). Older summaries: a resumed run's ``log_history``
+    starts with the entries of the checkpoint it resumed from, and the trainer's clock
+    (``train_runtime``, logged at every logging step) restarts at each resume, so a drop in it
+    marks a new run (it misses the time after a run's last logging step). Falls back to the
+    summary's own seconds.
     """
+    timed = [s["train_seconds"] for s in summary.get("sessions") or [] if s.get("train_seconds")]
+    if timed:
+        return sum(timed), timed
     runs: list[float] = []
     last = None
     for row in summary.get("log_history") or []:

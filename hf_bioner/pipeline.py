@@ -39,7 +39,7 @@ from typing import Any
 from transformers import Pipeline
 
 from hf_bioner.arbitration import ARBITER_CONFIG, ARBITER_DIR, TypeArbiter
-from hf_bioner.inference import check_decoder, generate_answers
+from hf_bioner.inference import check_decoder, generate_answers, step_dtype
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -412,24 +412,8 @@ class BioNerPipeline(Pipeline):
         return preprocess, forward, postprocess
 
     def _step_dtype(self, name: str):
-        """The dtype of the one-token decoding steps: ``"auto"`` is bf16 for an fp32 model on
-        hardware with fast bf16 (1.49x faster on this project's CPU, tag_speed), else the model's
-        own; ``"model"`` always the model's own; or a dtype name."""
-        import torch
-
-        from hf_bioner.training import bf16_is_fast
-
-        if name == "auto":
-            fast = bf16_is_fast(self.model.device.type == "cuda")
-            return torch.bfloat16 if fast and self.model.dtype == torch.float32 else None
-        if name == "model":
-            return None
-        dtype = getattr(torch, str(name).removeprefix("torch."), None)
-        if not isinstance(dtype, torch.dtype):
-            raise BioNerInputError(
-                f"step_dtype must be 'auto', 'model' or a torch dtype, not {name!r}"
-            )
-        return dtype
+        """The dtype of the one-token decoding steps (:func:`hf_bioner.inference.step_dtype`)."""
+        return step_dtype(self.model, name)
 
     # ------------------------------------------------------------------ steps
 

@@ -449,6 +449,49 @@ def _tokens_before(trainer) -> int:
     return getattr(trainer, "_initial_num_input_tokens_seen", 0) or 0
 
 
+def this_session(trainer, result) -> dict:
+    """What this ``train()`` call did on its own: the steps it ran, its tokens, clock, speed,
+    loss and machine (a resumed call starts at its checkpoint's step and tokens)."""
+    tokens = trainer.state.num_input_tokens_seen - _tokens_before(trainer)
+    seconds = result.metrics.get("train_runtime") or 0.0
+    return {
+        "steps": [getattr(trainer, "_initial_global_step", 0) or 0, trainer.state.global_step],
+        "tokens": tokens,
+        "train_seconds": seconds,
+        "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
+        "train_loss": result.training_loss,
+        "machine": machine(),
+    }
+
+
+def _as_one_session(summary: dict) -> dict:
+    """A summary written before sessions were recorded, read as one session from step 0."""
+    return {
+        "steps": [0, summary["steps"]],
+        "tokens": summary["train_tokens"],
+        "train_seconds": summary["train_seconds"],
+        "tokens_per_second": summary["tokens_per_second"],
+        "train_loss": summary["train_loss"],
+        "machine": summary["machine"],
+    }
+
+
+def join_sessions(earlier: dict | None, session: dict) -> list[dict]:
+    """Every session of a run, given the summary the run's output held before this one (None
+    for a fresh run). A summary written before sessions were recorded counts as one session;
+    steps no saved summary covers (a session killed before writing one) become a session
+    with no figures, so the list always spans step 0 to the last step."""
+    sessions = []
+    if earlier is not None:
+        sessions = earlier.get("sessions") or [_as_one_session(earlier)]
+        sessions = [s for s in sessions if s["steps"][1] <= session["steps"][0]]
+    done = sessions[-1]["steps"][1] if sessions else 0
+    if done < session["steps"][0]:
+        sessions.append({"steps": [done, session["steps"][0]], "train_seconds": None,
+                         "note": "no summary saved (the session was stopped before its end)"})  # fmt: skip
+    return [*sessions, session]
+
+
 def _prepare_output(config: TrainConfig) -> Path:
     output = Path(config.output_dir)
     if output.exists() and any(output.iterdir()) and not (config.overwrite or config.resume):
@@ -534,7 +577,10 @@ def train(config: TrainConfig) -> dict:
         **options,
     )
     resume = config.resume and any(config.checkpoints().glob("checkpoint-*"))
+    saved = output / SUMMARY_NAME  # the summary an earlier session of this run wrote
+    earlier = json.loads(saved.read_text()) if resume and saved.exists() else None
     result = trainer.train(resume_from_checkpoint=True if resume else None)
+    session = this_session(trainer, result)
     trainer.model.save_pretrained(output)
     curve = dev_curve(trainer.state.log_history)
     if curve and (output / "best").exists():
@@ -559,15 +605,11 @@ def train(config: TrainConfig) -> dict:
         "loss_vocabulary_size": (
             None if getattr(trainer, "vocabulary", None) is None else len(trainer.vocabulary)
         ),
-        "train_loss": result.training_loss,
+        "train_loss": result.training_loss,  # this session's, as are the next three
         "seconds": round(time.time() - started, 1),
-        "train_seconds": result.metrics.get("train_runtime"),
-        # This run's tokens over this run's clock: a resumed run's total covers earlier runs too.
-        "tokens_per_second": round(
-            (trainer.state.num_input_tokens_seen - _tokens_before(trainer))
-            / max(result.metrics.get("train_runtime", 1), 1e-9),
-            1,
-        ),
+        "train_seconds": session["train_seconds"],
+        "tokens_per_second": session["tokens_per_second"],
+        "sessions": join_sessions(earlier, session),
         "dev_f1_curve": curve,
         "best_dev_f1": max((p["f1"] for p in curve), default=None),
         "device": {**device, "fused_lm_head": fused},

@@ -7,6 +7,7 @@ import sys
 
 from hf_bioner.formats import read_jsonl
 from hf_bioner.scoring import score
+from hf_bioner.training import bf16_is_fast
 from tests.conftest import FIXTURE_CORPORA, REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -29,6 +30,9 @@ def test_a_cut_short_evaluation_reuses_what_it_tagged(tiny_model, tmp_path, monk
     first = run_evaluation(monkeypatch, tmp_path, tiny_model, predictions)
     rows = read_jsonl(predictions)
     assert len(rows) == 3 and first["data"]["ncbi_disease"]["units"] == 3
+    # --step-dtype auto: the pipeline's choice on this machine, recorded per row and overall.
+    steps = "bfloat16" if bf16_is_fast(False) else "float32"  # the tiny model is fp32
+    assert {r["step_dtype"] for r in rows} == {steps} and first["step_dtype"] == [steps]
 
     # A run killed while writing its second row: one whole row, then half a line.
     lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)

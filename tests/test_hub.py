@@ -150,6 +150,9 @@ def test_training_time_adds_the_runs_of_a_resumed_training():
     assert training_seconds({"log_history": log}) == (195.0, [100.0, 95.0])
     assert training_seconds({"log_history": log[:2]}) == (100.0, [100.0])
     assert training_seconds({"seconds": 12.5}) == (12.5, [12.5])
+    # Recorded sessions win over the log; one killed before saving its time is left out.
+    sessions = [{"train_seconds": 110.0}, {"train_seconds": None}, {"train_seconds": 20.0}]
+    assert training_seconds({"sessions": sessions, "log_history": log}) == (130.0, [110.0, 20.0])
 
 
 def test_corpus_push_local_dir_writes_parquet_and_card(tmp_path):

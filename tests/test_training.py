@@ -72,6 +72,10 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
     # The resumed run's speed counts only the tokens it trained (steps 5-6) on its own clock.
     own_tokens = resumed["train_tokens"] - step_logs(first)[-1]["num_input_tokens_seen"]
     assert resumed["tokens_per_second"] == round(own_tokens / resumed["train_seconds"], 1)
+    # Each session keeps its own figures: the first run's are carried from its summary.
+    assert [s["steps"] for s in resumed["sessions"]] == [[0, 4], [4, 6]]
+    assert resumed["sessions"][0] == first["sessions"][0]
+    assert [s["tokens"] for s in resumed["sessions"]] == [first["train_tokens"], own_tokens]
 
 
 def test_a_capped_runs_learnt_sentences_are_rebuilt_and_left_out_of_held_out_text(
