@@ -44,6 +44,7 @@ for corpus in "${corpora[@]}"; do
             exit 1
         fi
         "$python" "$here/selector_ablation.py" "$model" --name "$run" \
-            --predictions "$predictions/$run.jsonl" --data-dir "$data_dir"
+            --predictions "$predictions/$run.jsonl" --logits "$predictions/$run.logits.json" \
+            --data-dir "$data_dir"
     fi
 done

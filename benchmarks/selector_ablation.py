@@ -12,6 +12,11 @@ entity with the selector, and reports per corpus:
   candidates (gold spans + boundary / type variants of dev sentences);
 * its cost in milliseconds per entity.
 
+Scoring is the slow part (about 0.1 s per entity on a CPU core). ``--logits FILE`` keeps the
+selector's raw head logits per entity, tied to the selector's weights: a later run with the
+same weights (e.g. after ``hf-bioner train-selector --recalibrate``, which changes only the
+Platt scaling and thresholds) reads them instead of scoring again.
+
     python benchmarks/selector_ablation.py hf_bioner/default_model \\
         --predictions preds.jsonl --name gemma-joint-inline --data-dir ../shared/corpora
 """
@@ -19,8 +24,11 @@ entity with the selector, and reports per corpus:
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import time
+from pathlib import Path
 
 from common import eval_units, save_result
 
@@ -29,7 +37,13 @@ from hf_bioner.formats import read_jsonl
 from hf_bioner.models import load_trained_config
 from hf_bioner.pipeline import type_sets_from_config
 from hf_bioner.scoring import score
-from hf_bioner.selector import SELECTOR_DIR, EntitySelector, auc, best_threshold
+from hf_bioner.selector import (
+    SELECTOR_DIR,
+    EntitySelector,
+    auc,
+    best_threshold,
+    candidate_input,
+)
 from hf_bioner.selector_data import SampleConfig, build_candidates, predicted_candidates
 
 
@@ -59,6 +73,43 @@ def classifier_figures(selector, candidates, type_sets, probabilities=None) -> d
     }
 
 
+def weights_fingerprint(folder: str | Path) -> str:
+    """SHA-256 of a selector's weight files: raw logits depend on these alone."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class LogitCache:
+    """Raw selector logits by selector input, saved in a JSON file for one selector's weights
+    (a file written for other weights is ignored and replaced)."""
+
+    def __init__(self, path: str | None, fingerprint: str):
+        self.path, self.fingerprint = (Path(path) if path else None), fingerprint
+        self.logits: dict[str, float] = {}
+        self.seconds, self.computed = 0.0, 0  # the time the cached logits took to compute
+        if self.path and self.path.exists():
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved["selector"] == fingerprint:
+                self.logits, self.seconds = saved["logits"], saved["seconds"]
+                self.computed = len(self.logits)
+
+    def get(self, selector: EntitySelector, inputs: list[str]) -> list[float]:
+        """The logits of the inputs: cached ones read, the others computed and saved."""
+        todo = sorted(set(inputs) - set(self.logits))
+        if todo:
+            started = time.perf_counter()
+            self.logits.update(zip(todo, selector.raw_logits(todo), strict=True))
+            self.seconds += time.perf_counter() - started
+            self.computed += len(todo)
+            if self.path:
+                saved = {"selector": self.fingerprint, "seconds": self.seconds,
+                         "logits": self.logits}  # fmt: skip
+                self.path.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+        return [self.logits[i] for i in inputs]
+
+
 def split_sizes(corpus: str, units: int, data_dir: str | None) -> dict:
     """Which split the predictions come from, its size, and how many units were scored."""
     _, sizes = eval_units(corpus, data_dir, None)
@@ -73,25 +124,25 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="result name: selector_ablation_<name>")
     parser.add_argument("--dev-sentences", type=int, default=60, help="per corpus")
     parser.add_argument("--data-dir")
+    parser.add_argument("--logits", help="JSON file of raw selector logits to reuse and extend")
     args = parser.parse_args()
 
     config = load_trained_config(args.model)
     type_sets = type_sets_from_config(config)
-    selector = EntitySelector.load(args.selector or f"{args.model}/{SELECTOR_DIR}")
+    folder = args.selector or f"{args.model}/{SELECTOR_DIR}"
+    selector = EntitySelector.load(folder)
+    cache = LogitCache(args.logits, weights_fingerprint(folder))
     rows = read_jsonl(args.predictions)
     corpora = sorted({r["corpus"] for r in rows}, key=list(type_sets).index)
 
     per_corpus, pooled = {}, {"without": ([], []), "with": ([], [])}
-    seconds, scored = 0.0, 0
     for corpus in corpora:
         records = [r for r in rows if r["corpus"] == corpus]
         predictions = [r["predicted"] for r in records]
         gold = [r["entities"] for r in records]
         candidates = predicted_candidates(records, predictions)
-        started = time.perf_counter()
-        probabilities = selector.score(candidates, type_sets)
-        seconds += time.perf_counter() - started
-        scored += len(candidates)
+        inputs = [candidate_input(c, type_sets) for c in candidates]
+        probabilities = selector.probabilities(cache.get(selector, inputs))
         kept_lists, position = [], 0
         for entities in predictions:
             kept = []
@@ -135,7 +186,7 @@ def main() -> None:
         f"selector_ablation_{args.name}",
         {
             "model": args.model,
-            "selector": args.selector or f"{args.model}/{SELECTOR_DIR}",
+            "selector": folder,
             "selector_config": {k: v for k, v in vars(selector.config).items()},
             "predictions": args.predictions,
             "data": {c: split_sizes(c, per_corpus[c]["units"], args.data_dir) for c in corpora},
@@ -145,7 +196,8 @@ def main() -> None:
             "without": prf(without),
             "corpora": per_corpus,
             "dev_candidates": dev,
-            "ms_per_entity": round(1000 * seconds / max(1, scored), 1),
+            # measured when the logits were computed (this run, or the run that cached them)
+            "ms_per_entity": round(1000 * cache.seconds / max(1, cache.computed), 1),
         },
     )
 

@@ -205,7 +205,8 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
     summary = run(job)
     chosen = summary["calibration"]["threshold"]
     print(
-        f"done: {sum(summary['candidates'].values())} candidates, calibration F1 "
+        f"done: {sum(summary['candidates'].values())} candidates, "
+        f"{summary['calibration']['candidates']} calibration candidates, F1 "
         f"{chosen['f1_without']:.4f} -> {chosen['f1']:.4f} at threshold "
         f"{chosen['threshold']:.3f} -> {summary['output']}"
     )
@@ -566,6 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
     selector.add_argument("--seed", type=int)
     selector.add_argument("--batch-size", dest="batch_size", type=int,
                           help="generation batch size")  # fmt: skip
+    selector.add_argument("--recalibrate", action="store_true", default=None,
+                          help="keep the selector saved in --output (or GENERATOR/selector) and "
+                          "fit its calibration and thresholds again on --calibration-sentences "
+                          "per corpus")  # fmt: skip
     selector.set_defaults(func=cmd_train_selector)
 
     arbiter = commands.add_parser(

@@ -230,6 +230,12 @@ class EntitySelector:
         self.backbone.save_pretrained(folder / "backbone")
         state = {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}
         save_file(state, str(folder / HEAD_FILE))
+        return self.save_calibration(folder, summary)
+
+    def save_calibration(self, folder: str | Path, summary: dict | None = None) -> Path:
+        """Write only the config (calibration and thresholds included) and summary, leaving
+        the weight files as they are."""
+        folder = Path(folder)
         payload = {"config": asdict(self.config), "summary": summary or {}}
         (folder / SELECTOR_CONFIG).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         return folder

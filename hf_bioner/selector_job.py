@@ -11,6 +11,11 @@
    came from is recorded.
 2. Train the selector on train + hard candidates, calibrate, save under
    ``<generator>/selector`` (or ``--output``) with a summary of everything.
+
+``recalibrate`` skips training: it loads the selector already saved there and fits its Platt
+scaling and thresholds again on a calibration set of another size (the same seeded sample,
+extended), e.g. a larger one when the thresholds of a small one prove noisy on new text. The
+weights are not touched, so raw scores saved for them stay valid.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class SelectorJob:
     hard_sentences: int = 40  # per corpus, tagged by the generator
     calibration_sentences: int = 60  # per corpus, tagged by the generator
     batch_size: int = 16
+    recalibrate: bool = False  # keep the saved selector's weights; fit calibration again
     samples: SampleConfig = field(default_factory=SampleConfig)
     selector: SelectorConfig = field(default_factory=SelectorConfig)
 
@@ -113,6 +119,9 @@ def run(job: SelectorJob) -> dict:
     for corpus in corpora:
         a, b, c, tuning[corpus] = corpus_samples(job, corpus, learnt)
         train, hard, calibration = train + a, hard + b, calibration + c
+    output = Path(job.output) if job.output else Path(job.generator) / SELECTOR_DIR
+    if job.recalibrate:
+        return recalibrate(job, output, calibration, type_sets, started)
     predictions = tag_with_generator(job, hard + calibration)
     hard_predictions, calibration_predictions = predictions[: len(hard)], predictions[len(hard) :]
 
@@ -120,13 +129,7 @@ def run(job: SelectorJob) -> dict:
     rows += build_candidates(hard, type_sets, job.samples, hard_predictions)
     selector = EntitySelector(job.selector)
     curve = fit(selector, rows, type_sets)
-
-    held_out = predicted_candidates(calibration, calibration_predictions)
-    n_gold: dict[str, int] = {}
-    for record in calibration:
-        for e in record["entities"]:
-            n_gold[e["type"]] = n_gold.get(e["type"], 0) + 1
-    calibration_result = calibrate(selector, held_out, n_gold, type_sets)
+    calibration_result = calibrate_on(selector, calibration, calibration_predictions, type_sets)
     summary = {
         "generator": str(job.generator),
         "corpora": corpora,
@@ -138,7 +141,39 @@ def run(job: SelectorJob) -> dict:
         "calibration": calibration_result,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    output = Path(job.output) if job.output else Path(job.generator) / SELECTOR_DIR
     selector.save(output, summary)
+    summary["output"] = str(output)
+    return summary
+
+
+def calibrate_on(selector: EntitySelector, records: list[Record],
+                 predictions: list[list[dict]], type_sets) -> dict:  # fmt: skip
+    """Fit the selector's calibration on the generator's predictions for held-out records."""
+    n_gold: dict[str, int] = {}
+    for record in records:
+        for e in record["entities"]:
+            n_gold[e["type"]] = n_gold.get(e["type"], 0) + 1
+    return calibrate(selector, predicted_candidates(records, predictions), n_gold, type_sets)
+
+
+def recalibrate(job: SelectorJob, output: Path, calibration: list[Record], type_sets,
+                started: float) -> dict:  # fmt: skip
+    """Fit a saved selector's calibration again on ``calibration``; keep its weights and the
+    summary of its training, replacing only the calibration (the earlier one is kept)."""
+    import json
+
+    from hf_bioner.selector import SELECTOR_CONFIG
+
+    saved = json.loads((output / SELECTOR_CONFIG).read_text()).get("summary", {})
+    selector = EntitySelector.load(output)
+    result = calibrate_on(selector, calibration, tag_with_generator(job, calibration), type_sets)
+    summary = {
+        **saved,
+        "sentences": {**saved.get("sentences", {}), "calibration": len(calibration)},
+        "calibration": result,
+        "earlier_calibration": saved.get("calibration"),
+        "recalibration_seconds": round(time.perf_counter() - started, 1),
+    }
+    selector.save_calibration(output, summary)
     summary["output"] = str(output)
     return summary

@@ -82,8 +82,8 @@ def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(tiny_base
 def test_the_bundled_model_card_is_its_rendering_from_its_folder():
     """model_cards/bioner-gemma-270m.md cannot drift from the bundled model it describes.
 
-    The bundled generator's full-set evaluation and its selector are not done yet, so the
-    card attaches no results and says the model has no selector.
+    The bundled generator's full-set evaluation is not done yet, so the card attaches no
+    results; it says the model has a selector.
     """
     from hf_bioner.hub import render_model_card
     from hf_bioner.pipeline import DEFAULT_MODEL
@@ -92,7 +92,7 @@ def test_the_bundled_model_card_is_its_rendering_from_its_folder():
     card = (REPO / "model_cards" / "bioner-gemma-270m.md").read_text(encoding="utf-8")
     assert card == rendered, "model card out of date: run python -m hf_bioner.hub"
     assert "No benchmark results were attached to this card." in card
-    assert "This model has no selector" in card
+    assert "A contrastive entity selector scores each entity" in card
     # The training read from training_summary.json: LoRA r64 over the four training sets.
     assert "LoRA (r=64, alpha=64)" in card
     for corpus, taken in (("NCBI-disease", 5154), ("BC5CDR", 4514), ("CMeEE", 5200)):

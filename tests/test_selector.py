@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -182,6 +183,18 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
     assert summary["candidates"]["gold"] > 0 and summary["candidates"]["boundary"] > 0
     saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
     assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0
+
+    # Recalibration on one calibration sentence per corpus: the weights stay byte for byte,
+    # the training summary stays, the calibration is new and the earlier one is kept.
+    weights = {p.name: p.read_bytes() for p in (tmp_path / "selector").rglob("*.safetensors")}
+    again = run(dataclasses.replace(job, calibration_sentences=1, recalibrate=True))
+    assert again["sentences"] == {**summary["sentences"], "calibration": 2}
+    assert again["earlier_calibration"] == saved["summary"]["calibration"]
+    assert again["calibration"]["candidates"] < summary["calibration"]["candidates"]
+    assert again["loss_curve"] == summary["loss_curve"]
+    assert weights == {
+        p.name: p.read_bytes() for p in (tmp_path / "selector").rglob("*.safetensors")
+    }
 
     # The pipeline loads the selector given to it, scores every entity and filters. The
     # generator tags each sentence whole (tests/known_answers.py), so there are two entities.
