@@ -83,16 +83,18 @@ def corpus_samples(job: SelectorJob, corpus: str, learnt: set[str]) -> tuple[lis
 
 
 def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dict]]:
-    """The generator's entities for each record (constrained decoding when it can)."""
+    """The generator's entities for each record (constrained decoding when it can), with the
+    pipeline's decoding steps on this machine, so calibration sees what users will get."""
     import gc
 
-    from hf_bioner.inference import predict_records
+    from hf_bioner.inference import predict_records, step_dtype
     from hf_bioner.models import load_trained
 
     model, tokenizer, config = load_trained(job.generator, merge=True)
     out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
                           progress=True, constrained=config["scheme"] == "inline",
-                          prompt_style=config.get("prompt_style", "full"))  # fmt: skip
+                          prompt_style=config.get("prompt_style", "full"),
+                          step_dtype=step_dtype(model))  # fmt: skip
     del model
     gc.collect()
     return out["predictions"]
