@@ -64,6 +64,12 @@ def main() -> None:
             "f1": chosen["f1"],
             "f1_without_selector": chosen["f1_without"],
             "calibration": calibration,
+            # after hf-bioner train-selector --recalibrate: the calibration it replaced
+            **{
+                k: summary[k]
+                for k in ("earlier_calibration", "recalibration_seconds")
+                if k in summary
+            },  # fmt: skip
             "seconds": summary["seconds"],
             "loss_curve": curve,
         },
