@@ -22,10 +22,9 @@ import json
 
 from common import RESULTS
 
-from hf_bioner.hub import read_eval_results
+from hf_bioner.hub import PAPER_F1, read_eval_results
 from hf_bioner.scoring import prf
 
-PAPER_F1 = {"ncbi_disease": 90.82, "bc5cdr": 88.86, "jnlpba": 75.33, "cmeee": 68.69}
 NAMES = {"ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR", "jnlpba": "JNLPBA",
          "cmeee": "CMeEE (dev)", "genia": "GENIA"}  # fmt: skip
 

@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     selector.add_argument("--hard-sentences", dest="hard_sentences", type=int,
                           help="per corpus, tagged by the generator for hard negatives (40)")  # fmt: skip
     selector.add_argument("--calibration-sentences", dest="calibration_sentences", type=int,
-                          help="per corpus, tagged by the generator for calibration (60)")  # fmt: skip
+                          help="per corpus, tagged by the generator for calibration (250)")  # fmt: skip
     selector.add_argument("--boundary-per-gold", dest="boundary_per_gold", type=int)
     selector.add_argument("--type-per-gold", dest="type_per_gold", type=int)
     selector.add_argument("--epochs", type=float)

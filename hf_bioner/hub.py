@@ -160,6 +160,11 @@ def _dataset_name(corpus: str, sizes: Mapping) -> str:
     return name
 
 
+# Strict F1 that Lv, Luo et al. report for their unified model (7B-class LLMs, full training
+# sets), shown beside ours in the README and model cards.
+PAPER_F1 = {"ncbi_disease": 90.82, "bc5cdr": 88.86, "jnlpba": 75.33, "cmeee": 68.69}
+
+
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                results_file: str | None, has_selector: bool,
                ablation: dict | None = None, ablation_file: str | None = None,
@@ -183,6 +188,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                      **{k: f"{100 * scores[k]:.2f}" for k in ("precision", "recall", "f1")}})  # fmt: skip
         selected = ((ablation or {}).get("corpora") or {}).get(corpus, {}).get("with")
         rows[-1]["with_selector"] = f"{100 * selected['f1']:.2f}" if selected else "–"
+        rows[-1]["paper_f1"] = PAPER_F1.get(corpus, "–")
         for metric in ("precision", "recall", "f1"):
             eval_results.append(
                 EvalResult(
@@ -394,20 +400,34 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
     return str(info)
 
 
+BUNDLED_RESULTS = "gemma-joint-r64-bf16"  # the bundled model's full-set evaluation, per corpus
+
+
+def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The bundled model's full-set result files (``eval_``, ``selector_ablation_``), one per
+    corpus, as ``benchmarks/full_evaluation.sh`` names them."""
+    return (sorted(results_dir.glob(f"eval_{BUNDLED_RESULTS}-*.json")),
+            sorted(results_dir.glob(f"selector_ablation_{BUNDLED_RESULTS}-*.json")))  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     """Write a model card without building the repository: ``python -m hf_bioner.hub``.
 
     With no arguments, the bundled model's card (``model_cards/bioner-gemma-270m.md``) with
-    no results attached; ``--results`` / ``--selector-results`` add its evaluation files.
+    its full-set results (``benchmarks/results``); ``--results`` / ``--selector-results``
+    attach other evaluation files.
     """
     import argparse
 
     root = Path(__file__).resolve().parent.parent
+    evals, ablations = bundled_result_files(root / "benchmarks" / "results")
     parser = argparse.ArgumentParser(prog="python -m hf_bioner.hub", description=main.__doc__)
     parser.add_argument("--model", default=str(Path(__file__).resolve().parent / "default_model"))
     parser.add_argument("--repo-id", default="hf-bioner/bioner-gemma-270m")
-    parser.add_argument("--results", nargs="+", help="eval_*.json (one, or one per corpus)")
-    parser.add_argument("--selector-results", nargs="+", help="selector_ablation_*.json")
+    parser.add_argument("--results", nargs="+", default=evals or None,
+                        help="eval_*.json (one, or one per corpus)")  # fmt: skip
+    parser.add_argument("--selector-results", nargs="+", default=ablations or None,
+                        help="selector_ablation_*.json")  # fmt: skip
     parser.add_argument("--out", default=str(root / "model_cards" / "bioner-gemma-270m.md"))
     args = parser.parse_args(argv)
     card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)

@@ -44,7 +44,7 @@ class SelectorJob:
     corpora: list[str] | None = None  # default: the generator's
     train_sentences: int = 120  # per corpus
     hard_sentences: int = 40  # per corpus, tagged by the generator
-    calibration_sentences: int = 60  # per corpus, tagged by the generator
+    calibration_sentences: int = 250  # per corpus, tagged by the generator (60: noisy)
     batch_size: int = 16
     recalibrate: bool = False  # keep the saved selector's weights; fit calibration again
     samples: SampleConfig = field(default_factory=SampleConfig)

@@ -80,19 +80,26 @@ def test_pushed_folder_loads_with_trust_remote_code_in_a_fresh_process(tiny_base
 
 
 def test_the_bundled_model_card_is_its_rendering_from_its_folder():
-    """model_cards/bioner-gemma-270m.md cannot drift from the bundled model it describes.
-
-    The bundled generator's full-set evaluation is not done yet, so the card attaches no
-    results; it says the model has a selector.
-    """
-    from hf_bioner.hub import render_model_card
+    """model_cards/bioner-gemma-270m.md cannot drift from the bundled model it describes, nor
+    from its full-set results: the F1 of each corpus, without and with the selector, beside
+    the paper's."""
+    from hf_bioner.hub import PAPER_F1, bundled_result_files, render_model_card
     from hf_bioner.pipeline import DEFAULT_MODEL
 
-    rendered = render_model_card(DEFAULT_MODEL, "hf-bioner/bioner-gemma-270m")
+    evals, ablations = bundled_result_files(RESULTS)
+    assert len(evals) == len(ablations) == 4  # one per corpus, each a full evaluation set
+    rendered = render_model_card(DEFAULT_MODEL, "hf-bioner/bioner-gemma-270m", evals, ablations)
     card = (REPO / "model_cards" / "bioner-gemma-270m.md").read_text(encoding="utf-8")
     assert card == rendered, "model card out of date: run python -m hf_bioner.hub"
-    assert "No benchmark results were attached to this card." in card
     assert "A contrastive entity selector scores each entity" in card
+    for path, ablation_path in zip(evals, ablations, strict=True):
+        result, ablation = json.loads(path.read_text()), json.loads(ablation_path.read_text())
+        ((corpus, sizes),) = result["data"].items()
+        assert sizes["units"] == sizes["units_in_split"]  # the whole split
+        f1 = result["f1"]
+        selected = ablation["corpora"][corpus]["with"]["f1"]
+        assert f"| {sizes['units']} | {100 * result['precision']:.2f} |" in card
+        assert f"| {100 * f1:.2f} | {100 * selected:.2f} | {PAPER_F1[corpus]} |" in card
     # The training read from training_summary.json: LoRA r64 over the four training sets.
     assert "LoRA (r=64, alpha=64)" in card
     for corpus, taken in (("NCBI-disease", 5154), ("BC5CDR", 4514), ("CMeEE", 5200)):
