@@ -45,3 +45,15 @@ def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[li
         records = random.Random(0).sample(records, limit)
     sizes["units"] = len(records)
     return records, sizes
+
+
+def record_parser(doc: str, folder: str, folder_help: str, record: str):
+    """Arguments of a script that keeps a run's record in ``results/``: the run's folder, the
+    record's name (``<record>_<name>.json``) and the command line that made the run."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(folder, help=folder_help)
+    parser.add_argument("--name", required=True, help=f"result name: {record}<name>.json")
+    parser.add_argument("--training-command", required=True, help="the command that made it")
+    return parser

@@ -13,11 +13,10 @@ calibration, whose strict scores (in-sample: the threshold is chosen on them) go
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from common import save_result
+from common import record_parser, save_result
 
 
 def mean_loss(curve: list[dict]) -> dict:
@@ -27,11 +26,8 @@ def mean_loss(curve: list[dict]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("selector", help="a selector folder written by hf-bioner train-selector")
-    parser.add_argument("--name", required=True, help="result name: train_selector-<name>.json")
-    parser.add_argument("--training-command", required=True,
-                        help="the hf-bioner train-selector command line that made it")  # fmt: skip
+    folder_help = "a selector folder written by hf-bioner train-selector"
+    parser = record_parser(__doc__, "selector", folder_help, "train_selector-")
     parser.add_argument("--note", help="anything a reader must know about the run")
     args = parser.parse_args()
     saved = json.loads((Path(args.selector) / "selector_config.json").read_text())

@@ -15,19 +15,14 @@ summary (``sessions``); the record copies them and sums their time.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from common import save_result
+from common import record_parser, save_result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="an hf-bioner train output folder")
-    parser.add_argument("--name", required=True, help="result name: train_<name>.json")
-    parser.add_argument("--training-command", required=True,
-                        help="the hf-bioner train command line that made the run")  # fmt: skip
+    parser = record_parser(__doc__, "run", "an hf-bioner train output folder", "train_")
     args = parser.parse_args()
     summary = json.loads((Path(args.run) / "training_summary.json").read_text())
     config = summary["config"]
