@@ -45,6 +45,7 @@ def tag_units(model, tokenizer, config, records, batch_size, constrained,
     in chunks of similar length, each chunk written to ``sink`` as soon as it is done."""
     rows = {r["id"]: saved[r["id"]] for r in records
             if r["id"] in saved and saved[r["id"]]["text"] == r["text"]}  # fmt: skip
+    steps_name = str(steps or model.dtype).removeprefix("torch.")
     todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
     for start in range(0, len(todo), CHUNK_UNITS):
         chunk = todo[start : start + CHUNK_UNITS]
@@ -56,7 +57,7 @@ def tag_units(model, tokenizer, config, records, batch_size, constrained,
         for i, record in enumerate(chunk):
             row = {**record, "predicted": out["predictions"][i], "output": out["outputs"][i],
                    "problems": out["problems"][i], "cut": out["cut"][i], "seconds": seconds,
-                   "step_dtype": str(steps or model.dtype).removeprefix("torch.")}  # fmt: skip
+                   "step_dtype": steps_name}  # fmt: skip
             rows[record["id"]] = row
             if sink is not None:
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from common import record_parser, save_result
 
+from hf_bioner.training import timed_sessions
+
 
 def main() -> None:
     parser = record_parser(__doc__, "run", "an hf-bioner train output folder", "train_")
@@ -27,8 +29,7 @@ def main() -> None:
     summary = json.loads((Path(args.run) / "training_summary.json").read_text())
     config = summary["config"]
     last_dev = summary["dev_f1_curve"][-1] if summary["dev_f1_curve"] else {}
-    sessions = summary.get("sessions") or []
-    timed = [s for s in sessions if s.get("train_seconds")]  # a killed session saved no time
+    sessions, timed = summary.get("sessions") or [], timed_sessions(summary)
     seconds = sum(s["train_seconds"] for s in timed) if len(sessions) > 1 else None
     save_result(
         f"train_{args.name}",

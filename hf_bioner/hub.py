@@ -118,7 +118,9 @@ def training_seconds(summary: Mapping) -> tuple[float, list[float]]:
     marks a new run (it misses the time after a run's last logging step). Falls back to the
     summary's own seconds.
     """
-    timed = [s["train_seconds"] for s in summary.get("sessions") or [] if s.get("train_seconds")]
+    from hf_bioner.training import timed_sessions
+
+    timed = [session["train_seconds"] for session in timed_sessions(summary)]
     if timed:
         return sum(timed), timed
     runs: list[float] = []

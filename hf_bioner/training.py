@@ -492,6 +492,11 @@ def join_sessions(earlier: dict | None, session: dict) -> list[dict]:
     return [*sessions, session]
 
 
+def timed_sessions(summary: dict) -> list[dict]:
+    """The summary's sessions that saved their time (a killed session saved none)."""
+    return [s for s in summary.get("sessions") or [] if s.get("train_seconds")]
+
+
 def _prepare_output(config: TrainConfig) -> Path:
     output = Path(config.output_dir)
     if output.exists() and any(output.iterdir()) and not (config.overwrite or config.resume):
