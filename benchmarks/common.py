@@ -13,7 +13,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def save_result(name: str, payload: dict) -> Path:
     """Write ``benchmarks/results/<name>.json`` with the command, date and machine added."""
-    from hf_bioner.training import machine
+    from hf_bioner.device import machine
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from common import eval_units, save_result
 
+from hf_bioner.decoding import step_dtype
 from hf_bioner.formats import write_jsonl
-from hf_bioner.inference import predict_records, step_dtype
+from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.scoring import score
 

@@ -517,6 +517,11 @@ def build_parser() -> argparse.ArgumentParser:
         "training completions use (much faster on a CPU for large vocabularies; CPU loss only)",
     )  # fmt: skip
     train.add_argument("--lora-r", dest="lora_r", type=int)
+    train.add_argument(
+        "--init-adapter", dest="init_adapter",
+        help="continue training the LoRA adapter in this model folder (e.g. a second pass at a "
+        "lower learning rate) instead of starting a new one",
+    )  # fmt: skip
     train.add_argument("--lora-alpha", dest="lora_alpha", type=int)
     train.add_argument("--lora-dropout", dest="lora_dropout", type=float)
     train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)

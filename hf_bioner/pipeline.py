@@ -10,7 +10,7 @@ Like ``transformers``' ``TokenClassificationPipeline``, the work is split into t
     or one named ``corpus``; or the caller's own types;
 ``_forward``
     batched greedy generation of every prompt at once, constrained to valid answers for the
-    ``inline`` scheme (:mod:`hf_bioner.constrained`);
+    ``inline`` scheme (:mod:`hf_bioner.decoding`);
 ``postprocess``
     decode each answer back to offsets in the sentence, shift them to the document, merge the
     type sets, score with the selector, drop what falls under its thresholds, and give each
@@ -39,7 +39,7 @@ from typing import Any
 from transformers import Pipeline
 
 from hf_bioner.arbitration import ARBITER_CONFIG, ARBITER_DIR, TypeArbiter
-from hf_bioner.inference import check_decoder, generate_answers, step_dtype
+from hf_bioner.decoding import DEFAULT_DECODER, check_decoder, generate_answers, step_dtype
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -386,7 +386,7 @@ class BioNerPipeline(Pipeline):
             "constrained": self.scheme == "inline" if constrained is None else constrained,
             "max_new_tokens": max_new_tokens,
             "progress": bool(progress),
-            "decoder": decoder or "allowed-tokens",
+            "decoder": decoder or DEFAULT_DECODER,
             "step_dtype": self._step_dtype(step_dtype or "auto"),
         }
         check_decoder(forward["decoder"])
@@ -412,7 +412,7 @@ class BioNerPipeline(Pipeline):
         return preprocess, forward, postprocess
 
     def _step_dtype(self, name: str):
-        """The dtype of the one-token decoding steps (:func:`hf_bioner.inference.step_dtype`)."""
+        """The dtype of the one-token decoding steps (:func:`hf_bioner.decoding.step_dtype`)."""
         return step_dtype(self.model, name)
 
     # ------------------------------------------------------------------ steps
@@ -466,7 +466,7 @@ class BioNerPipeline(Pipeline):
         return {"text": text, "units": units}
 
     def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False, decoder="allowed-tokens", step_dtype=None):  # fmt: skip
+                 progress=False, decoder=DEFAULT_DECODER, step_dtype=None):  # fmt: skip
         units = model_inputs["units"]
         constraints = None
         if constrained:

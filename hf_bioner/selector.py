@@ -137,7 +137,7 @@ class EntitySelector:
     def autocast(self):
         import torch
 
-        from hf_bioner.training import bf16_is_fast
+        from hf_bioner.device import bf16_is_fast
 
         bf16 = self.config.bf16
         if bf16 is None:

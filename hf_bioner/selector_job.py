@@ -87,7 +87,8 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
     pipeline's decoding steps on this machine, so calibration sees what users will get."""
     import gc
 
-    from hf_bioner.inference import predict_records, step_dtype
+    from hf_bioner.decoding import step_dtype
+    from hf_bioner.inference import predict_records
     from hf_bioner.models import load_trained
 
     model, tokenizer, config = load_trained(job.generator, merge=True)

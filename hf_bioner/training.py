@@ -24,11 +24,9 @@ output folder receives the adapter (or full model), the tokenizer, ``hf_bioner_c
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
-import platform
 import random
 import shutil
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 
 from hf_bioner import paths
 from hf_bioner.corpora import corpus_spec, load_records
+from hf_bioner.device import bf16_is_fast, cuda_available, machine, train_batch_size
 from hf_bioner.prompts import (
     ANSWER_FORMATS,
     MIX_STRATEGIES,
@@ -75,7 +74,7 @@ class TrainConfig:
     max_steps: int = -1
     max_minutes: float | None = None  # stop after this much training time (then evaluate)
     learning_rate: float = 2e-4
-    batch_size: int = 8
+    batch_size: int | None = None  # None: 8 on a CPU, 32 on a GPU (hf_bioner.device)
     grad_accum: int = 1
     warmup_ratio: float = 0.03
     seed: int = 0
@@ -85,6 +84,10 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: str | list[str] = "all-linear"
+    # continue training this LoRA adapter (a trained model folder) instead of a fresh one:
+    # a second pass at a lower learning rate starts where the first ended; the adapter's own
+    # rank and targets are kept, so lora_r/lora_alpha/target_modules do not apply
+    init_adapter: str | None = None
     # full fine-tuning (lora=False): the input embeddings (and a head tied to them) stay
     # frozen unless asked; for Gemma 3 they are 168M of its 270M weights
     train_embeddings: bool = False
@@ -122,6 +125,15 @@ class TrainConfig:
         if self.mix not in MIX_STRATEGIES:
             raise BioNerInputError(f"unknown mix {self.mix!r}; valid: {', '.join(MIX_STRATEGIES)}")
         check_prompt_style(self.prompt_style)
+        if self.batch_size is None:
+            self.batch_size = train_batch_size(cuda_available())
+        if self.init_adapter is not None:
+            if not self.lora:
+                raise BioNerInputError("init_adapter continues a LoRA adapter: drop --full")
+            if not (Path(self.init_adapter) / "adapter_config.json").is_file():
+                raise BioNerInputError(
+                    f"init_adapter {self.init_adapter!r}: no adapter_config.json in that folder"
+                )
         if self.loss_vocabulary not in ("full", "completions"):
             raise BioNerInputError(
                 f"unknown loss vocabulary {self.loss_vocabulary!r}; valid: full, completions"
@@ -231,33 +243,10 @@ def dev_sample(config: TrainConfig) -> list[Record]:
 # ----------------------------------------------------------------------------- device
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-@functools.cache
-def _cpu_has_bf16() -> bool:
-    """AMX or AVX-512 BF16 makes bf16 autocast fast on a CPU; elsewhere it is slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def bf16_is_fast(cuda: bool) -> bool:
-    """Whether bf16 autocast speeds this device up (GPUs that support it; CPUs with units)."""
-    import torch
-
-    return torch.cuda.is_bf16_supported() if cuda else _cpu_has_bf16()
-
-
 def device_defaults(config: TrainConfig) -> dict:
     """bf16 / padding-free / gradient checkpointing for this machine, unless set."""
 
-    cuda = _cuda()
+    cuda = cuda_available()
     bf16 = bf16_is_fast(cuda)
     return {
         "use_cpu": not cuda,
@@ -270,26 +259,6 @@ def device_defaults(config: TrainConfig) -> dict:
             else config.gradient_checkpointing
         ),
     }
-
-
-def machine() -> dict:
-    """What a result was measured on."""
-    import torch
-
-    info = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": __import__("os").cpu_count(),
-        "torch": torch.__version__,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -559,7 +528,11 @@ def train(config: TrainConfig) -> dict:
         **device,
     )
     peft_config = None
-    if config.lora:
+    if config.init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
+    elif config.lora:
         peft_config = LoraConfig(
             r=config.lora_r,
             lora_alpha=config.lora_alpha,
@@ -570,7 +543,7 @@ def train(config: TrainConfig) -> dict:
     elif not config.train_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     # TRL's fused LM head is fast only with its GPU kernel (see hf_bioner.sft).
-    fused = _cuda() if config.fused_lm_head is None else config.fused_lm_head
+    fused = cuda_available() if config.fused_lm_head is None else config.fused_lm_head
     options = {} if fused else {"loss_vocabulary": config.loss_vocabulary}
     trainer = (SFTTrainer if fused else CompletionSFTTrainer)(
         model=model,

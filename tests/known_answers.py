@@ -44,7 +44,7 @@ def _bigram_logit_rows(tokenizer):
     """lm_head rows over a 3-dimensional hidden state (see :func:`whole_sentence_tagger`)."""
     import torch
 
-    from hf_bioner.constrained import token_bytes
+    from hf_bioner.decoding.automaton import token_bytes
 
     rows = torch.zeros(len(tokenizer), 3)
     for token_id, data in enumerate(token_bytes(tokenizer)):

@@ -12,13 +12,10 @@ import re
 
 import pytest
 
-from hf_bioner.constrained import (
-    InlineAutomaton,
-    answer_budget,
-    finish_copy,
-    token_bytes,
-)
-from hf_bioner.inference import DECODERS, generate_answers, predict_records
+from hf_bioner.decoding import DECODERS, generate_answers
+from hf_bioner.decoding.answers import answer_budget, finish_copy
+from hf_bioner.decoding.automaton import InlineAutomaton, token_bytes
+from hf_bioner.inference import predict_records
 from hf_bioner.models import PACKAGED_MODELS
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hf_bioner.constrained import InlineAutomaton, InlineConstraint, TokenTable
-from hf_bioner.inference import generate
+from hf_bioner.decoding import generate
+from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable
+from hf_bioner.decoding.logits_processor import InlineConstraint
 from hf_bioner.models import PACKAGED_MODELS
 from hf_bioner.tagging import decode, encode
 
@@ -112,7 +113,7 @@ def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, a
     prompts fit but the answers outgrow, sharing until the rows are read again unshared)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from hf_bioner.allowed_decoding import shared_prefix_length, supports_allowed_decoding
+    from hf_bioner.decoding.allowed_tokens import shared_prefix_length, supports_sliced_head
 
     if architecture == "llama":
         model, tokenizer = (
@@ -122,7 +123,7 @@ def test_allowed_token_decoding_matches_generate_with_the_processor(tiny_base, a
         tokenizer.pad_token = tokenizer.eos_token
     else:
         model, tokenizer = _tiny_gemma(WINDOWS[architecture])
-    assert supports_allowed_decoding(model)
+    assert supports_sliced_head(model)
     texts = [text for text, _, _ in CASES]
     names = [["Disease", "Chemical"]] * len(texts)  # one type set: the batch shares a prefix
     prompts = [f"Tag the entities, types Disease and Chemical.\nSentence: {t}\nAnswer:\n"
@@ -198,8 +199,8 @@ def test_a_row_the_vocabulary_cannot_spell_is_released():
 def test_copy_drafts_give_the_same_answers_in_fewer_forward_passes():
     """SmolLM2 (real weights) asked to copy: drafts of the copy are accepted, and all three
     decoders give the same answers."""
-    from hf_bioner.copy_decoding import CopyDecoder
-    from hf_bioner.inference import end_token_ids
+    from hf_bioner.decoding import end_token_ids
+    from hf_bioner.decoding.copy_drafts import CopyDecoder
     from hf_bioner.models import load_base
 
     model, tokenizer = load_base("smollm2-135m")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
+from hf_bioner.device import bf16_is_fast
 from hf_bioner.formats import read_jsonl
 from hf_bioner.scoring import score
-from hf_bioner.training import bf16_is_fast
 from tests.conftest import FIXTURE_CORPORA, REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

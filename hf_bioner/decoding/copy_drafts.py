@@ -16,15 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hf_bioner.allowed_decoding import cache_argument
-from hf_bioner.constrained import (
-    Answer,
-    InlineAutomaton,
-    State,
-    TokenTable,
-    answer_from_tokens,
-    next_tokens,
-)
+from hf_bioner.decoding.allowed_tokens import cache_argument
+from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
+from hf_bioner.decoding.automaton import InlineAutomaton, State, TokenTable, next_tokens
 
 
 class CopyDecoder:
@@ -85,7 +79,7 @@ class CopyDecoder:
         self, prompt: str, sentence: str, types: Sequence[str], max_new_tokens: int
     ) -> Answer:
         """The answer for one prompt; ``max_new_tokens`` is its budget (a row that spends it
-        is finished by :func:`~hf_bioner.constrained.answer_from_tokens`, as in the batched
+        is finished by :func:`~hf_bioner.decoding.answers.answer_from_tokens`, as in the batched
         decoders)."""
         import torch
         from transformers import DynamicCache
@@ -117,3 +111,19 @@ class CopyDecoder:
             cache.crop(-(len(draft) - accepted))  # forget the rejected part of the draft
             logits = step[accepted]
         return answer_from_tokens(self.tokenizer, machine, out, max_new_tokens)
+
+
+class CopyDraftDecoder:
+    """The registry's face of :class:`CopyDecoder`: a batch is decoded one row at a time."""
+
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
+        self.tokenizer = tokenizer
+        self.decoder = CopyDecoder(model, tokenizer, eos_ids)
+
+    def generate(self, prompts: Sequence[str], constraints: Sequence[tuple[str, Sequence[str]]],
+                 max_new_tokens: int | None = None) -> list[Answer]:  # fmt: skip
+        answers = []
+        for prompt, (sentence, names) in zip(prompts, constraints, strict=True):
+            limit = max_new_tokens or answer_budget(self.tokenizer, sentence, names)
+            answers.append(self.decoder.generate(prompt, sentence, names, limit))
+        return answers

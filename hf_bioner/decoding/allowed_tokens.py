@@ -1,6 +1,6 @@
 """Batched constrained greedy decoding that scores only the tokens an answer may take next.
 
-While an ``inline`` answer is written, the automaton of :mod:`hf_bioner.constrained` allows a
+While an ``inline`` answer is written, the automaton of :mod:`hf_bioner.decoding.automaton` allows a
 handful of tokens at each step (the next pieces of the sentence, ``<``, the next piece of a
 tag). Greedy decoding needs only the best of those, so instead of the full language-model
 head (for Gemma 3 a 262k x 640 matrix: more compute per token than its whole transformer
@@ -10,7 +10,7 @@ come for free in a loop of our own:
 - the beginning that every prompt of a batch shares (instructions and type definitions) is
   read once and its key/value cache copied to every row (with a sliding-window model, until a
   row outgrows the window: see :meth:`AllowedTokenDecoder._outgrew_window`);
-- a row that has finished (or spent its budget, :func:`~hf_bioner.constrained.answer_budget`)
+- a row that has finished (or spent its budget, :func:`~hf_bioner.decoding.answers.answer_budget`)
   leaves the batch, so the rest do not carry it;
 - optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder while the
   prompts are read in the model's own dtype: a step reads every weight for a handful of
@@ -19,10 +19,10 @@ come for free in a loop of our own:
   answers can then differ from full-precision decoding where two tokens score almost alike.
 
 The choice at each step is the argmax over the same allowed set that ``model.generate`` with
-:class:`~hf_bioner.constrained.InlineConstraint` takes, so without ``step_dtype`` the answers
+:class:`~hf_bioner.decoding.answers.InlineConstraint` takes, so without ``step_dtype`` the answers
 are the same (up to floating-point differences of batching; tested on tiny models). Models whose head is not a
 plain linear layer over the decoder's hidden states fall back to ``model.generate``
-(:func:`supports_allowed_decoding`).
+(:func:`supports_sliced_head`).
 """
 
 from __future__ import annotations
@@ -30,21 +30,16 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from hf_bioner.constrained import (
-    Answer,
-    InlineAutomaton,
-    TokenTable,
-    answer_budget,
-    answer_from_tokens,
-    next_tokens,
-)
+from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
+from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
 
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
 
 
-def supports_allowed_decoding(model) -> bool:
+def supports_sliced_head(model) -> bool:
     """True when logits are ``head(decoder(...))`` with a linear head we can slice."""
     import torch
 
@@ -112,7 +107,7 @@ class AllowedTokenDecoder:
         self.sliding_window = getattr(text_config, "sliding_window", None)
         self.step_body = self.body
         if step_dtype is not None and step_dtype != self.head.weight.dtype:
-            self.step_body = _decoder_copy(model, self.body, step_dtype)
+            self.step_body = step_copy(model, self.body, step_dtype)
 
     def _run(self, cache, body=None, **inputs):
         """The decoder's last hidden state per row, extending ``cache``."""
@@ -182,32 +177,19 @@ class AllowedTokenDecoder:
         """One batch: ``constraints[i] = (sentence, tag names)`` for ``prompts[i]``.
 
         Row ``i`` may write ``max_new_tokens`` tokens, by default
-        :func:`~hf_bioner.constrained.answer_budget` of its sentence; a row that spends it is
-        finished and marked cut by :func:`~hf_bioner.constrained.answer_from_tokens`.
+        :func:`~hf_bioner.decoding.answers.answer_budget` of its sentence; a row that spends
+        it is finished and marked cut by :func:`~hf_bioner.decoding.answers.answer_from_tokens`.
         """
         import torch
 
-        machines = [InlineAutomaton(text, names) for text, names in constraints]
-        states = [m.start() for m in machines]
-        rows = [self.tokenizer(p)["input_ids"] for p in prompts]
-        budgets = [max_new_tokens or answer_budget(self.tokenizer, text, names)
-                   for text, names in constraints]  # fmt: skip
-        answers: list[list[int]] = [[] for _ in prompts]
+        batch = self._start(prompts, constraints, max_new_tokens)
         with torch.no_grad():
-            hidden, cache, attention, position, shared = self._read_prompts(rows)
+            hidden, cache, attention, position, shared = self._read_prompts(batch.prompt_ids)
             active = list(range(len(prompts)))
             while active:
-                allowed = [self._allowed(machines[i], states[i]) for i in active]
-                tokens = _best_allowed(hidden, self.head, allowed)
-                keep = []
-                for n, (row, token) in enumerate(zip(active, tokens, strict=True)):
-                    if token in self.eos_ids:
-                        continue
-                    answers[row].append(token)
-                    data = self.table.bytes_of[token] or b""
-                    states[row] = machines[row].advance(states[row], data)  # empty: released
-                    if len(answers[row]) < budgets[row]:
-                        keep.append(n)
+                tokens = self._choose(batch, active, hidden)
+                keep = [n for n, (row, token) in enumerate(zip(active, tokens, strict=True))
+                        if self._write(batch, row, token)]  # fmt: skip
                 if not keep:
                     break
                 if len(keep) < len(active):
@@ -217,7 +199,7 @@ class AllowedTokenDecoder:
                     active = [active[n] for n in keep]
                     tokens = [tokens[n] for n in keep]
                 if self._outgrew_window(shared, attention):
-                    grown = [rows[i] + answers[i] for i in active]
+                    grown = [batch.prompt_ids[i] + batch.answers[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(grown, False)
                     continue
                 attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
@@ -230,10 +212,53 @@ class AllowedTokenDecoder:
                 )
                 position = position + 1
         return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
-                for machine, tokens, budget in zip(machines, answers, budgets, strict=True)]  # fmt: skip
+                for machine, tokens, budget in zip(batch.machines, batch.answers, batch.budgets,
+                                                   strict=True)]  # fmt: skip
+
+    # ------------------------------------------------------------------ the per-row work
+
+    def _start(self, prompts, constraints, max_new_tokens) -> Batch:
+        """Each row's automaton, prompt tokens and budget."""
+        return Batch(
+            machines=[InlineAutomaton(text, names) for text, names in constraints],
+            prompt_ids=[self.tokenizer(p)["input_ids"] for p in prompts],
+            budgets=[
+                max_new_tokens or answer_budget(self.tokenizer, text, names)
+                for text, names in constraints
+            ],  # fmt: skip
+        )
+
+    def _choose(self, batch: Batch, active: list[int], hidden) -> list[int]:
+        """The next token of every active row: the best of its allowed set."""
+        allowed = [self._allowed(batch.machines[i], batch.states[i]) for i in active]
+        return _best_allowed(hidden, self.head, allowed)
+
+    def _write(self, batch: Batch, row: int, token: int) -> bool:
+        """Append ``token`` to the row's answer; whether the row goes on."""
+        if token in self.eos_ids:
+            return False
+        batch.answers[row].append(token)
+        data = self.table.bytes_of[token] or b""
+        batch.states[row] = batch.machines[row].advance(batch.states[row], data)  # empty: free
+        return len(batch.answers[row]) < batch.budgets[row]
 
 
-def _decoder_copy(model, body, dtype):
+@dataclass
+class Batch:
+    """The rows of one batch being written: automata, states, prompts, budgets, answers."""
+
+    machines: list[InlineAutomaton]
+    prompt_ids: list[list[int]]
+    budgets: list[int]
+    states: list = field(default_factory=list)
+    answers: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.states = self.states or [m.start() for m in self.machines]
+        self.answers = self.answers or [[] for _ in self.machines]
+
+
+def step_copy(model, body, dtype):
     """A copy of the decoder in ``dtype``, made once per model and dtype (kept on the model)."""
     copies = model.__dict__.setdefault("_hf_bioner_step_bodies", {})
     if dtype not in copies:

@@ -1,0 +1,143 @@
+"""The one entry point of decoding: prompts in, :class:`Answer` objects out, batched.
+
+:func:`generate_answers` sorts the prompts (rows of one type set together, then by length, so
+a batch shares its prompt's beginning and pads little), cuts them into batches and hands each
+batch to one decoder of :data:`DECODERS`. Every decoder takes the same arguments and gives the
+same answers (constrained greedy decoding, up to floating-point differences of batching);
+they differ in speed and in the models they support:
+
+``token-tables`` (:mod:`~hf_bioner.decoding.token_tables`, the default)
+    scores only a superset of the allowed tokens, looked up in tables built once per prompt,
+    for all rows at once on the model's device; the Python work per row and step is small.
+``allowed-tokens`` (:mod:`~hf_bioner.decoding.allowed_tokens`)
+    the same loop, with the allowed set of each row walked on the automaton at every step.
+``logits-processor`` (:mod:`~hf_bioner.decoding.logits_processor`)
+    ``model.generate`` with a logits processor: any model, the full head every step; also the
+    path for unconstrained answers.
+``copy-drafts`` (:mod:`~hf_bioner.decoding.copy_drafts`)
+    one sentence at a time, several copied tokens verified per forward pass.
+
+The first two need a head they can slice (:func:`supports_sliced_head`); for other models
+they give way to ``logits-processor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hf_bioner.decoding.allowed_tokens import AllowedTokenDecoder, supports_sliced_head
+from hf_bioner.decoding.answers import Answer
+from hf_bioner.decoding.copy_drafts import CopyDraftDecoder
+from hf_bioner.decoding.logits_processor import ProcessorDecoder
+from hf_bioner.decoding.token_tables import TableDecoder
+from hf_bioner.device import bf16_is_fast
+from hf_bioner.schema import BioNerInputError
+
+DECODERS = {
+    "token-tables": TableDecoder,
+    "allowed-tokens": AllowedTokenDecoder,
+    "logits-processor": ProcessorDecoder,
+    "copy-drafts": CopyDraftDecoder,
+}
+DEFAULT_DECODER = "token-tables"
+SLICED_HEAD = ("token-tables", "allowed-tokens")
+
+
+def check_decoder(decoder: str) -> None:
+    """Refuse a decoder name that :func:`generate_answers` does not know, in one line."""
+    if decoder not in DECODERS:
+        raise BioNerInputError(
+            f"unknown decoder {decoder!r}; decoder must be one of {', '.join(DECODERS)}"
+        )
+
+
+def end_token_ids(model, tokenizer) -> list[int]:
+    """Every token id that ends generation (the tokenizer's EOS and the model's)."""
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    return sorted({*ids, tokenizer.eos_token_id} - {None})
+
+
+def step_dtype(model, name: str = "auto"):
+    """The torch dtype of the one-token decoding steps, or None for the model's own.
+
+    ``"auto"`` is bf16 for an fp32 model on hardware with fast bf16 (1.49x faster on this
+    project's CPU, tag_speed), else the model's own; ``"model"`` always the model's own; or a
+    dtype name such as ``"bfloat16"``. The pipeline and the evaluation scripts share this rule,
+    so a score is measured the way the pipeline tags on that machine.
+    """
+    import torch
+
+    if name == "auto":
+        fast = bf16_is_fast(model.device.type == "cuda")
+        return torch.bfloat16 if fast and model.dtype == torch.float32 else None
+    if name == "model":
+        return None
+    dtype = getattr(torch, str(name).removeprefix("torch."), None)
+    if not isinstance(dtype, torch.dtype):
+        raise BioNerInputError(f"step_dtype must be 'auto', 'model' or a torch dtype, not {name!r}")
+    return dtype
+
+
+def make_decoder(name: str, model, tokenizer, constrained: bool = True, step_dtype=None):
+    """The decoder ``name`` for this model, or the one it gives way to (see the module doc)."""
+    check_decoder(name)
+    if not constrained or (name in SLICED_HEAD and not supports_sliced_head(model)):
+        name = "logits-processor"
+    return DECODERS[name](model, tokenizer, end_token_ids(model, tokenizer), step_dtype)
+
+
+def batch_order(prompts: Sequence[str], constraints) -> list[int]:
+    """The order rows are batched in: by type set, then by prompt length (similar lengths
+    together, so a batch pads little and its rows finish at about the same step)."""
+    if constraints is None:
+        return sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    return sorted(range(len(prompts)), key=lambda i: (tuple(constraints[i][1]), len(prompts[i])))
+
+
+def generate_answers(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    progress: bool = False,
+    constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
+    decoder: str = DEFAULT_DECODER,
+    step_dtype=None,
+) -> list[Answer]:
+    """Greedy completions of ``prompts`` (same order), batched by type set and length.
+
+    ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
+    sentence by construction (:mod:`hf_bioner.decoding.automaton`), written by ``decoder``
+    (:data:`DECODERS`). ``step_dtype`` (a torch dtype; the sliced-head decoders only) runs the
+    one-token steps in that dtype, e.g. bf16 for an fp32 model: faster, answers may differ
+    slightly.
+
+    Each row may write ``max_new_tokens`` tokens; by default a constrained row gets
+    :func:`~hf_bioner.decoding.answers.answer_budget` of its sentence and a free row 1.5x
+    its batch's prompt width. A row that spends its budget comes back with ``cut=True``; a
+    constrained one is then completed with the rest of its sentence, untagged (entities closed
+    before the cut are kept, a tag still open is dropped).
+    """
+    from tqdm.auto import tqdm
+
+    chosen = make_decoder(decoder, model, tokenizer, constraints is not None, step_dtype)
+    order = batch_order(prompts, constraints)
+    outputs: list[Answer] = [Answer("")] * len(prompts)
+    model.eval()
+    bar = tqdm(total=len(order), desc="generating", disable=not progress)
+    for start in range(0, len(order), batch_size):
+        ids = order[start : start + batch_size]
+        batch_constraints = None if constraints is None else [constraints[i] for i in ids]
+        answers = chosen.generate([prompts[i] for i in ids], batch_constraints, max_new_tokens)
+        for i, answer in zip(ids, answers, strict=True):
+            outputs[i] = answer
+        bar.update(len(ids))
+    bar.close()
+    return outputs
+
+
+def generate(model, tokenizer, prompts: Sequence[str], **options) -> list[str]:
+    """The texts of :func:`generate_answers` (same options), for callers that need no more."""
+    return [a.text for a in generate_answers(model, tokenizer, prompts, **options)]

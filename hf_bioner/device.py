@@ -1,0 +1,100 @@
+"""Hardware facts: which device to run on, whether bf16 is fast there, batch sizes, machine.
+
+Every part of a run (generator, selector, arbiter, training) asks here, so one model's parts
+land on one device and a result file says what it was measured on. It imports nothing of
+hf_bioner but the schema (for its error type), so any module may use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from pathlib import Path
+
+from hf_bioner.schema import BioNerInputError
+
+# Tagging batch sizes (rows per generation batch). On a CPU a batch is bound by arithmetic
+# and 16 rows already fill the cores; on a GPU one step of a 270M model is bound by kernel
+# launches until the batch holds hundreds of rows (issue 24: 49 ms a step at batch 16).
+CPU_TAG_BATCH = 16
+GPU_TAG_BATCH = 256
+# Training rows per step: 8 on a CPU (measured, train_speed_recipe.json); more on a GPU,
+# where a step of 8 rows left it idle (2,319 tokens/s at batch 16).
+CPU_TRAIN_BATCH = 8
+GPU_TRAIN_BATCH = 32
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """AMX or AVX-512 BF16 makes bf16 autocast fast on a CPU; elsewhere it is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def bf16_is_fast(cuda: bool) -> bool:
+    """Whether bf16 speeds this device up (GPUs that support it; CPUs with bf16 units)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
+
+
+def resolve_device(device=None):
+    """The torch device to run on: ``None`` picks ``cuda:0`` when there is a GPU, else the CPU;
+    otherwise a name (``"cpu"``, ``"cuda:1"``), an index (a GPU) or a ``torch.device``."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda:0" if cuda_available() else "cpu")
+    if isinstance(device, int):
+        device = "cpu" if device < 0 else f"cuda:{device}"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BioNerInputError(
+            f"device must be 'cpu', 'cuda' or 'cuda:N', not {device!r}"
+        ) from None
+    if resolved.type == "cuda" and not cuda_available():
+        raise BioNerInputError(f"device {device!r} asked for, but torch sees no GPU")
+    return resolved
+
+
+def tag_batch_size(device) -> int:
+    """Rows per generation batch on ``device`` (see :data:`GPU_TAG_BATCH`)."""
+    return (
+        GPU_TAG_BATCH if getattr(device, "type", str(device)).startswith("cuda") else CPU_TAG_BATCH
+    )
+
+
+def train_batch_size(cuda: bool) -> int:
+    """Training rows per step (see :data:`GPU_TRAIN_BATCH`)."""
+    return GPU_TRAIN_BATCH if cuda else CPU_TRAIN_BATCH
+
+
+def machine() -> dict:
+    """What a result was measured on."""
+    import torch
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
