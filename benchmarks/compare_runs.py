@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from results_table import NAMES, cell, load
+
+from hf_bioner.hub import markdown_table
 
 
 def trained_on(result: dict) -> str:
@@ -28,25 +31,32 @@ def trained_on(result: dict) -> str:
     return ", ".join(names) or "?"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+", help="eval_*.json files in benchmarks/results")
-    args = parser.parse_args()
-    results = {name: load(name) for name in args.results}
-    corpora = list(dict.fromkeys(c for r in results.values()
-                                 for d in r["decodings"].values() for c in d["corpora"]))  # fmt: skip
-    print("| run | trained on | scheme | decoding | "
-          + " | ".join(f"{NAMES.get(c, c)} F1 (P / R), tokens" for c in corpora) + " |")  # fmt: skip
-    print("|---" * (4 + len(corpora)) + "|")
-    for name, result in results.items():
+def runs_table(results: Mapping[str, dict], corpora: Sequence[str] | None = None) -> str:
+    """One row per run (``results``: a label and its ``eval_*.json``) and decoding; columns:
+    ``corpora`` (default: every corpus a run was evaluated on)."""
+    if corpora is None:
+        corpora = list(dict.fromkeys(c for r in results.values()
+                                     for d in r["decodings"].values() for c in d["corpora"]))  # fmt: skip
+    rows = []
+    for label, result in results.items():
         for decoding, scores in result["decodings"].items():
             cells = []
             for corpus in corpora:
                 found = scores["corpora"].get(corpus)
                 tokens = (found or {}).get("generated_tokens_per_sentence")
                 cells.append(cell(found) + (f", {tokens}" if tokens is not None else ""))
-            print(f"| {name.removeprefix('eval_').removesuffix('.json')} | {trained_on(result)} "
-                  f"| {result['scheme']} | {decoding} | " + " | ".join(cells) + " |")  # fmt: skip
+            rows.append([label, trained_on(result), result["scheme"], decoding, *cells])
+    header = ["run", "trained on", "scheme", "decoding",
+              *(f"{NAMES.get(c, c)} F1 (P / R), tokens" for c in corpora)]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", help="eval_*.json files in benchmarks/results")
+    args = parser.parse_args()
+    print(runs_table({name.removeprefix("eval_").removesuffix(".json"): load(name)
+                      for name in args.results}))  # fmt: skip
 
 
 if __name__ == "__main__":

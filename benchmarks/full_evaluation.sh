@@ -9,10 +9,13 @@
 # generated entities re-scored by the selector). A corpus whose result is already saved is
 # skipped, and the predictions under $HF_BIONER_CACHE/predictions are appended chunk by chunk
 # and reused (--resume), so an evaluation cut short by a session's end continues where it
-# stopped. The table for the README:
+# stopped. A table of the results:
 #
 #   cd benchmarks && python results_table.py --eval eval_NAME-*.json \
 #       --ablation selector_ablation_NAME-*.json --peer eval_spacy-*.json --peer-name spaCy
+#
+# For the bundled model (NAME gemma-joint-r64-bf16), `python benchmarks/readme_tables.py
+# --write` rewrites the README's result tables and the model card from the saved files.
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

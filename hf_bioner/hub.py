@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from hf_bioner.schema import TYPE_MEANINGS, BioNerInputError, readable_type_name
@@ -90,12 +90,26 @@ def type_rows(entity_types: Mapping[str, Mapping]) -> list[dict]:
     return [{**row, "corpora": ", ".join(row["corpora"])} for row in rows.values()]
 
 
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table: the header, then one line per row; an empty cell stays empty.
+
+    Every table that hf-bioner writes from its data goes through here: the model card's, and
+    the README's (``benchmarks/readme_tables.py``).
+    """
+
+    def line(cells: Sequence[object]) -> str:
+        return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
+
+    return "\n".join([line(header), "|---" * len(header) + "|", *map(line, rows)])
+
+
 def type_table(entity_types: Mapping[str, Mapping]) -> str:
     """:func:`type_rows` as the Markdown table of the model card and the README."""
-    lines = ["| code | readable name | meaning | corpus | language |", "|---|---|---|---|---|"]
-    lines += [f"| `{r['code']}` | {r['name']} | {r['meaning']} | {r['corpora']} | {r['language']} |"
-              for r in type_rows(entity_types)]  # fmt: skip
-    return "\n".join(lines)
+    return markdown_table(
+        ["code", "readable name", "meaning", "corpus", "language"],
+        [[f"`{r['code']}`", r["name"], r["meaning"], r["corpora"], r["language"]]
+         for r in type_rows(entity_types)],
+    )  # fmt: skip
 
 
 def known_types_table() -> str:
@@ -167,6 +181,44 @@ def _dataset_name(corpus: str, sizes: Mapping) -> str:
 PAPER_F1 = {"ncbi_disease": 90.82, "bc5cdr": 88.86, "jnlpba": 75.33, "cmeee": 68.69}
 
 
+def evaluation_rows(results: Mapping | None, ablation: Mapping | None = None) -> list[dict]:
+    """One row per corpus of an evaluation (:func:`read_eval_results`): the corpus, its split
+    and ``sizes``, ``sentences`` ("200 of 878" for a sample), the generator's scores, the
+    selector's on the same generated entities (from :func:`read_ablation_results`; None
+    without) and the paper's F1 (None where it reports none).
+
+    The model card's evaluation table and the README's (``benchmarks/results_table.py``) are
+    made from these rows.
+    """
+    selected = (ablation or {}).get("corpora") or {}
+    rows = []
+    for corpus, scores in ((results or {}).get("corpora") or {}).items():
+        sizes = results["data"][corpus]
+        sampled = _is_sample(sizes)
+        rows.append({"corpus": corpus, "split": sizes["split"], "sizes": sizes, "sampled": sampled,
+                     "sentences": f"{sizes['units']} of {sizes['units_in_split']}" if sampled
+                     else str(sizes["units"]),
+                     "generator": scores, "selector": (selected.get(corpus) or {}).get("with"),
+                     "paper_f1": PAPER_F1.get(corpus)})  # fmt: skip
+    return rows
+
+
+def _card_results_table(rows: list[dict], with_selector: bool) -> str:
+    """The model card's evaluation table of :func:`evaluation_rows`: precision, recall and F1
+    with two decimals (the model-index has four), the selector's F1, the paper's."""
+    metrics = ("precision", "recall", "f1")
+    header = ["corpus", "split", "sentences", "precision", "recall", "F1",
+              *(["F1 with selector"] if with_selector else []), "paper F1"]  # fmt: skip
+    return markdown_table(header, [
+        [CORPUS_NAMES.get(row["corpus"], row["corpus"]), row["split"], row["sentences"],
+         *(f"{100 * row['generator'][k]:.2f}" for k in metrics),
+         *([f"{100 * row['selector']['f1']:.2f}" if row["selector"] else "–"] if with_selector
+           else []),
+         row["paper_f1"] or "–"]
+        for row in rows
+    ])  # fmt: skip
+
+
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                results_file: str | None, has_selector: bool,
                ablation: dict | None = None, ablation_file: str | None = None,
@@ -180,30 +232,21 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     corpora = config["corpora"]
-    rows, eval_results = [], []
-    for corpus, scores in ((results or {}).get("corpora") or {}).items():
-        sizes = results["data"][corpus]
-        split, sampled = sizes["split"], _is_sample(sizes)
-        rows.append({"corpus": CORPUS_NAMES.get(corpus, corpus), "split": split, "sampled": sampled,
-                     "units": f"{sizes['units']} of {sizes['units_in_split']}" if sampled
-                     else sizes["units"],
-                     **{k: f"{100 * scores[k]:.2f}" for k in ("precision", "recall", "f1")}})  # fmt: skip
-        selected = ((ablation or {}).get("corpora") or {}).get(corpus, {}).get("with")
-        rows[-1]["with_selector"] = f"{100 * selected['f1']:.2f}" if selected else "–"
-        rows[-1]["paper_f1"] = PAPER_F1.get(corpus, "–")
-        for metric in ("precision", "recall", "f1"):
-            eval_results.append(
-                EvalResult(
-                    task_type="token-classification",
-                    task_name="Named entity recognition",
-                    dataset_type=DATASET_IDS.get(corpus, corpus),
-                    dataset_name=_dataset_name(corpus, sizes),
-                    dataset_split=split,
-                    metric_type=metric,
-                    metric_name=f"strict micro {metric}",
-                    metric_value=round(scores[metric], 4),
-                )
-            )
+    rows = evaluation_rows(results, ablation)
+    eval_results = [
+        EvalResult(
+            task_type="token-classification",
+            task_name="Named entity recognition",
+            dataset_type=DATASET_IDS.get(row["corpus"], row["corpus"]),
+            dataset_name=_dataset_name(row["corpus"], row["sizes"]),
+            dataset_split=row["split"],
+            metric_type=metric,
+            metric_name=f"strict micro {metric}",
+            metric_value=round(row["generator"][metric], 4),
+        )
+        for row in rows
+        for metric in ("precision", "recall", "f1")
+    ]
     languages = sorted({spec["language"] for spec in config["entity_types"].values()})
     data = ModelCardData(
         language=languages,
@@ -238,7 +281,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         tokens=f"{tokens:,}" if isinstance(tokens, int) else "?",
         training_time=_training_time(summary),
         machine=(summary.get("machine") or {}).get("cpu", "unknown machine"),
-        results_rows=rows,
+        results_table=_card_results_table(rows, with_selector=bool(ablation)) if rows else "",
         sampled=any(row["sampled"] for row in rows),
         results_file=results_file,
         results_note=_results_note(results),
@@ -295,12 +338,21 @@ def read_eval_results(results_files: ResultFiles) -> dict | None:
     return merged
 
 
-def _read_ablation(ablation_files: ResultFiles) -> dict | None:
-    """``selector_ablation.py`` results, one file or one per corpus, with merged corpora."""
+def read_ablation_results(ablation_files: ResultFiles) -> dict | None:
+    """``selector_ablation.py`` results, one file or one per corpus, merged: per-corpus scores
+    without and with the selector under ``corpora``, the selector's measured cost per corpus
+    (``ms_per_entity``), and ``pooled``, the file's own P/R/F1 over its corpora when there is
+    one file (None for several: they are pooled from their per-type counts)."""
     files = [json.loads(f.read_text()) for f in _file_list(ablation_files)]
     if not files:
         return None
-    return {**files[0], "corpora": {c: s for f in files for c, s in f["corpora"].items()}}
+    return {
+        "corpora": {c: s for f in files for c, s in f["corpora"].items()},
+        "ms_per_entity": {c: f.get("ms_per_entity") for f in files for c in f["corpora"]},
+        "pooled": {k: files[0][k] for k in ("precision", "recall", "f1")}
+        if len(files) == 1
+        else None,
+    }
 
 
 def render_model_card(model_dir: str | Path, repo_id: str,
@@ -320,7 +372,7 @@ def render_model_card(model_dir: str | Path, repo_id: str,
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     card = model_card(config, summary, read_eval_results(results_file), repo_id,
                       _file_names(results_file), (model_dir / SELECTOR_DIR).is_dir(),
-                      _read_ablation(ablation_file), _file_names(ablation_file),
+                      read_ablation_results(ablation_file), _file_names(ablation_file),
                       (model_dir / ARBITER_DIR).is_dir())  # fmt: skip
     check_card(card)
     return card
@@ -403,6 +455,10 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
 
 
 BUNDLED_RESULTS = "gemma-joint-r64-bf16"  # the bundled model's full-set evaluation, per corpus
+BUNDLED_REPO_ID = "hf-bioner/bioner-gemma-270m"
+BUNDLED_MODEL = Path(__file__).resolve().parent / "default_model"
+ROOT = Path(__file__).resolve().parent.parent  # the repository (a source checkout)
+BUNDLED_CARD = ROOT / "model_cards" / "bioner-gemma-270m.md"
 
 
 def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -412,25 +468,31 @@ def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
             sorted(results_dir.glob(f"selector_ablation_{BUNDLED_RESULTS}-*.json")))  # fmt: skip
 
 
+def bundled_model_card(results_dir: Path = ROOT / "benchmarks" / "results") -> str:
+    """The bundled model's card (``model_cards/bioner-gemma-270m.md``) with its full-set results."""
+    evals, ablations = bundled_result_files(Path(results_dir))
+    return render_model_card(BUNDLED_MODEL, BUNDLED_REPO_ID, evals, ablations)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Write a model card without building the repository: ``python -m hf_bioner.hub``.
 
     With no arguments, the bundled model's card (``model_cards/bioner-gemma-270m.md``) with
     its full-set results (``benchmarks/results``); ``--results`` / ``--selector-results``
-    attach other evaluation files.
+    attach other evaluation files. ``python benchmarks/readme_tables.py --write`` writes the
+    bundled card too, with the README's result tables.
     """
     import argparse
 
-    root = Path(__file__).resolve().parent.parent
-    evals, ablations = bundled_result_files(root / "benchmarks" / "results")
+    evals, ablations = bundled_result_files(ROOT / "benchmarks" / "results")
     parser = argparse.ArgumentParser(prog="python -m hf_bioner.hub", description=main.__doc__)
-    parser.add_argument("--model", default=str(Path(__file__).resolve().parent / "default_model"))
-    parser.add_argument("--repo-id", default="hf-bioner/bioner-gemma-270m")
+    parser.add_argument("--model", default=str(BUNDLED_MODEL))
+    parser.add_argument("--repo-id", default=BUNDLED_REPO_ID)
     parser.add_argument("--results", nargs="+", default=evals or None,
                         help="eval_*.json (one, or one per corpus)")  # fmt: skip
     parser.add_argument("--selector-results", nargs="+", default=ablations or None,
                         help="selector_ablation_*.json")  # fmt: skip
-    parser.add_argument("--out", default=str(root / "model_cards" / "bioner-gemma-270m.md"))
+    parser.add_argument("--out", default=str(BUNDLED_CARD))
     args = parser.parse_args(argv)
     card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)
     Path(args.out).write_text(card, encoding="utf-8")
