@@ -69,7 +69,9 @@ def test_selection_comes_from_train_where_dev_is_the_evaluation_split():
     assert len(kept) == 27 and not {r["text"] for r in kept} & {"s9", "s19", "s29"}
     assert where.startswith("train")
     kept, held, where = baseline_spacy.selection_split("ncbi_disease", train, str(FIXTURE_CORPORA))
-    assert kept == train and where == "dev" and held
+    assert kept == train and where == "dev"
+    # The fixture's 15 NCBI-disease dev sentences.
+    assert len(held) == 15 and {r["id"].split(":")[1] for r in held} == {"dev"}
 
 
 def test_training_learns_a_repeated_pattern_and_keeps_the_best_epoch():

@@ -63,9 +63,14 @@ def test_invalid_continuations_are_refused(tokenizer):
     )
 
 
-def test_generation_under_the_constraint_always_decodes(tiny_base):
-    """Even a random-weight model writes only valid tagged copies under the constraint."""
+def test_generation_under_the_constraint_always_decodes(tiny_base, tmp_path):
+    """Even a random-weight model writes only valid tagged copies under the constraint; a
+    model whose answers are known (tests/known_answers.py) writes exactly those."""
+    import re
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.known_answers import whole_sentence_tagger
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
@@ -73,14 +78,36 @@ def test_generation_under_the_constraint_always_decodes(tiny_base):
     texts = [text for text, _, _ in CASES]
     names = [types for _, _, types in CASES]
     prompts = [f"Tag: {t}\nAnswer:\n" for t in texts]
+    constraints = list(zip(texts, names, strict=True))
     free = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=40)
     constrained = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=300,
-                           constraints=list(zip(texts, names, strict=True)))  # fmt: skip
+                           constraints=constraints)  # fmt: skip
     assert free != constrained
     for text, types, output in zip(texts, names, constrained, strict=True):
-        found, problems = decode(output, text, scheme="inline")
-        assert problems == [], output
-        assert all(e["type"] in types and text[e["start"] : e["end"]] == e["text"] for e in found)
+        assert decode(output, text, scheme="inline")[1] == [], output
+        tags = "|".join(f"</?{re.escape(t)}>" for t in types)
+        assert re.sub(tags, "", output) == text, output  # the sentence copied, untouched
+
+    # The known model opens a tag right after the prompt, then copies: each sentence is one
+    # entity. Its next token depends on the last token alone; after "<" the longest allowed
+    # token wins, so every sentence of a type set gets the same type: "Disease" (the only
+    # one), 疾病 (its first byte ties with 身体's: the lower token id wins). The first case,
+    # whose own "<" is copied mid-entity, is left to the automaton's tests.
+    whole_sentence_tagger(tmp_path, tiny_base)
+    known = AutoModelForCausalLM.from_pretrained(tmp_path / "base")
+    answers = generate(known, tokenizer, prompts[1:], batch_size=4, constraints=constraints[1:])
+    assert answers == [
+        "<疾病>乳腺癌患者术后复查。</疾病>",
+        "<Disease>No entity here.</Disease>",
+        "<Disease>None of them had Lupus.</Disease>",
+    ]
+    found = [decode(answer, text, scheme="inline")
+             for answer, text in zip(answers, texts[1:], strict=True)]  # fmt: skip
+    assert found == [
+        ([{"start": 0, "end": 10, "type": "疾病", "text": "乳腺癌患者术后复查。"}], []),
+        ([{"start": 0, "end": 15, "type": "Disease", "text": "No entity here."}], []),
+        ([{"start": 0, "end": 23, "type": "Disease", "text": "None of them had Lupus."}], []),
+    ]
 
 
 def _tiny_gemma(sliding_window: int):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from hf_bioner.device import bf16_is_fast
 from hf_bioner.formats import read_jsonl
-from hf_bioner.scoring import score
 from tests.conftest import FIXTURE_CORPORA, REPO
+from tests.known_answers import whole_sentence_tagger
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import common  # noqa: E402
@@ -25,26 +27,46 @@ def run_evaluation(monkeypatch, tmp_path, model: str, predictions) -> dict:
     return json.loads((tmp_path / "results" / "eval_resumed.json").read_text())
 
 
-def test_a_cut_short_evaluation_reuses_what_it_tagged(tiny_model, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def known_model(tiny_base, tmp_path_factory):
+    """A model that tags every sentence whole (tests/known_answers.py): known scores."""
+    return whole_sentence_tagger(tmp_path_factory.mktemp("known"), tiny_base)
+
+
+def test_a_cut_short_evaluation_reuses_what_it_tagged(known_model, tmp_path, monkeypatch):
     predictions = tmp_path / "predictions.jsonl"
-    first = run_evaluation(monkeypatch, tmp_path, tiny_model, predictions)
+    first = run_evaluation(monkeypatch, tmp_path, known_model, predictions)
     rows = read_jsonl(predictions)
-    assert len(rows) == 3 and first["data"]["ncbi_disease"]["units"] == 3
+    assert first["data"]["ncbi_disease"]["units"] == 3
+    # The seeded sample of three test sentences, with 5, 3 and 2 gold entities. Each is
+    # tagged whole, which no gold entity is: tp=0 of 3 predicted, 10 gold -> P=R=F1=0.
+    assert [(r["id"], len(r["entities"])) for r in rows] == [
+        ("ncbi_disease:test:9950360:1", 5),
+        ("ncbi_disease:test:9950360:2", 3),
+        ("ncbi_disease:test:9949209:1", 2),
+    ]
+    whole = [[{"start": 0, "end": len(r["text"]), "type": "Disease", "text": r["text"]}]
+             for r in rows]  # fmt: skip
+    assert [r["predicted"] for r in rows] == whole
+    assert (first["precision"], first["recall"], first["f1"]) == (0.0, 0.0, 0.0)
     # --step-dtype auto: the pipeline's choice on this machine, recorded per row and overall.
-    steps = "bfloat16" if bf16_is_fast(False) else "float32"  # the tiny model is fp32
+    steps = "bfloat16" if bf16_is_fast(False) else "float32"  # the known model is fp32
     assert {r["step_dtype"] for r in rows} == {steps} and first["step_dtype"] == [steps]
 
-    # A run killed while writing its second row: one whole row, then half a line.
+    # A run killed while writing its second row: one whole row, then half a line. The whole
+    # row's predictions are its gold entities, as no tagging by this model would give.
     lines = predictions.read_text(encoding="utf-8").splitlines(keepends=True)
-    predictions.write_text(lines[0] + lines[1][:20], encoding="utf-8")
-    second = run_evaluation(monkeypatch, tmp_path, tiny_model, predictions)
+    saved = {**rows[0], "predicted": rows[0]["entities"]}
+    predictions.write_text(json.dumps(saved, ensure_ascii=False) + "\n" + lines[1][:20],
+                           encoding="utf-8")  # fmt: skip
+    second = run_evaluation(monkeypatch, tmp_path, known_model, predictions)
     again = read_jsonl(predictions)
     assert [r["id"] for r in again] == [r["id"] for r in rows]  # the same units, in order
-    reused = next(r for r in again if r["id"] == json.loads(lines[0])["id"])
-    assert reused == json.loads(lines[0])  # not tagged again: its measured seconds are kept
-    # The scores are those of the saved rows.
-    scores = score([r["predicted"] for r in again], [r["entities"] for r in again])
+    assert again[0] == saved  # not tagged again: its measured seconds are kept
+    assert [r["predicted"] for r in again[1:]] == whole[1:]  # the others tagged again
+    # Scored as saved: tp=5 (the saved row), fp=2 (the two tagged whole), fn=3+2=5
+    # -> P=5/7, R=5/10, F1=2*5/(7+10)=10/17.
     corpus = second["decodings"]["constrained"]["corpora"]["ncbi_disease"]
-    assert (corpus["precision"], corpus["recall"], corpus["f1"]) == (
-        scores["precision"], scores["recall"], scores["f1"]
-    )  # fmt: skip
+    expected = (pytest.approx(5 / 7), 0.5, pytest.approx(10 / 17))
+    assert (corpus["precision"], corpus["recall"], corpus["f1"]) == expected
+    assert (second["precision"], second["recall"], second["f1"]) == expected

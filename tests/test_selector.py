@@ -115,8 +115,13 @@ def test_platt_auc_and_reliability():
     assert auc(logits, labels) == pytest.approx(15 / 16)
     assert auc([1, 1], [0, 1]) == 0.5
     table = reliability_table([0.05, 0.15, 0.95, 1.0], [0, 0, 1, 1])
-    assert [b["count"] for b in table["bins"]] == [1, 1, 2]
-    assert 0 <= table["ece"] < 0.2
+    assert table["bins"] == [
+        {"bin": "0.0-0.1", "count": 1, "mean_probability": 0.05, "observed": 0.0},
+        {"bin": "0.1-0.2", "count": 1, "mean_probability": 0.15, "observed": 0.0},
+        {"bin": "0.9-1.0", "count": 2, "mean_probability": 0.975, "observed": 1.0},
+    ]
+    # ECE: 1/4 * |0.05 - 0| + 1/4 * |0.15 - 0| + 2/4 * |0.975 - 1| = 0.0125 + 0.0375 + 0.0125
+    assert table["ece"] == 0.0625
 
 
 def test_contrastive_loss_prefers_gold_close_to_the_anchor():
@@ -156,14 +161,17 @@ def test_training_lowers_the_loss_and_saving_round_trips(tiny_base, tiny_selecto
     assert loaded.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=1e-5)
 
 
-def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_base, tmp_path):
+def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path):
     from transformers import pipeline
 
     from hf_bioner.selector import SelectorConfig
     from hf_bioner.selector_job import SelectorJob, run
 
+    # The generator tags each sentence whole (tests/known_answers.py): no entity it finds in
+    # the fixture sentences is a gold one, so the calibration is known.
+    known = whole_sentence_tagger(tmp_path / "known", tiny_base)
     job = SelectorJob(
-        generator=tiny_model,
+        generator=known,
         output=str(tmp_path / "selector"),
         data_dir=str(FIXTURE_CORPORA),
         train_sentences=4,
@@ -172,17 +180,26 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
         selector=SelectorConfig(backbone=tiny_base, lora_r=4, embedding_dim=16),
     )
     summary = run(job)
-    assert summary["sentences"]["train"] == 8 and summary["sentences"]["hard"] == 4
-    assert 0 < summary["sentences"]["calibration"] <= 6  # the fixture splits are small
+    # 4 train and 2 hard sentences per corpus; 3 calibration sentences from NCBI-disease's
+    # 15 dev sentences, 1 from CMeEE's 7 training sentences (7 - 4 - 2): the splits are small.
+    assert summary["sentences"] == {"train": 8, "hard": 4, "calibration": 3 + 1}
     # Hard and calibration sentences are ones the generator was not trained on: NCBI-disease
-    # dev; CMeEE is evaluated on dev, so its come from the training split (here all learnt).
+    # dev; CMeEE is evaluated on dev, so its come from the training split (here taken as
+    # learnt: this generator does not say what it was trained on).
     assert summary["tuning_split"] == {
         "ncbi_disease": "dev",
-        "cmeee": "train, learnt by the generator",  # it was trained on every sentence
+        "cmeee": "train, learnt by the generator",
     }
     assert summary["candidates"]["gold"] > 0 and summary["candidates"]["boundary"] > 0
+    # Calibration: one candidate per sentence (the sentence), none right. Every threshold
+    # gives F1 0 (tp=0), so the lowest, 0, is kept; the saved selector applies it.
+    calibration = summary["calibration"]
+    assert (calibration["candidates"], calibration["correct"]) == (4, 0)
+    assert calibration["threshold"] == {"threshold": 0.0, "f1": 0.0, "f1_without": 0.0,
+                                        "precision": 0.0, "recall": 0.0}  # fmt: skip
     saved = json.loads((tmp_path / "selector" / "selector_config.json").read_text())
-    assert saved["summary"]["calibration"]["threshold"]["threshold"] >= 0.0
+    assert saved["config"]["threshold"] == 0.0  # the default is 0.5
+    assert saved["summary"]["calibration"]["threshold"] == calibration["threshold"]
 
     # Recalibration on one calibration sentence per corpus: the weights stay byte for byte,
     # the training summary stays, the calibration is new and the earlier one is kept.
@@ -190,15 +207,14 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_model, tiny_ba
     again = run(dataclasses.replace(job, calibration_sentences=1, recalibrate=True))
     assert again["sentences"] == {**summary["sentences"], "calibration": 2}
     assert again["earlier_calibration"] == saved["summary"]["calibration"]
-    assert again["calibration"]["candidates"] < summary["calibration"]["candidates"]
+    assert again["calibration"]["candidates"] == 2  # one sentence per corpus
     assert again["loss_curve"] == summary["loss_curve"]
     assert weights == {
         p.name: p.read_bytes() for p in (tmp_path / "selector").rglob("*.safetensors")
     }
 
     # The pipeline loads the selector given to it, scores every entity and filters. The
-    # generator tags each sentence whole (tests/known_answers.py), so there are two entities.
-    known = whole_sentence_tagger(tmp_path / "known", tiny_base)
+    # generator tags each sentence whole, so there are two entities.
     tagger = pipeline("bio-ner", model=known, selector=str(tmp_path / "selector"))
     text = "BRCA1 mutations cause breast cancer. 患者有糖尿病。"
     sentences = [(0, 36, "BRCA1 mutations cause breast cancer."), (37, 44, "患者有糖尿病。")]

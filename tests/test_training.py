@@ -26,14 +26,17 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
     summary = train(tiny_config(tmp_path, tiny_base))
     out = tmp_path / "run"
     assert summary["steps"] == 4 and summary["train_tokens"] > 0
-    assert (
-        summary["data_mix"]["ncbi_disease"]["taken"] > 0
-        and summary["data_mix"]["cmeee"]["taken"] > 0
-    )
-    assert [p["step"] for p in summary["dev_f1_curve"]] == [2, 4]
-    for point in summary["dev_f1_curve"]:  # one dev sentence per corpus, scored apart too
-        assert set(point["corpora"]) == {"ncbi_disease", "cmeee"}
-        assert all(0.0 <= f1 <= 1.0 for f1 in point["corpora"].values())
+    # Every fixture sentence (25 and 7); CMeEE repeated to T=2 temperature mixing's share:
+    # ceil(sqrt(7) * 25 / sqrt(25)) = ceil(13.2) = 14.
+    assert {c: (m["available"], m["taken"]) for c, m in summary["data_mix"].items()} == {
+        "ncbi_disease": (25, 25),
+        "cmeee": (7, 14),
+    }
+    # One dev sentence per corpus, scored apart too (the values: the known-answer test below).
+    assert [(p["step"], set(p["corpora"])) for p in summary["dev_f1_curve"]] == [
+        (2, {"ncbi_disease", "cmeee"}),
+        (4, {"ncbi_disease", "cmeee"}),
+    ]
     assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
     assert (out / "tokenizer.json").exists()
     saved = json.loads((out / MODEL_CONFIG_NAME).read_text())
@@ -43,12 +46,52 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
     losses = [row["loss"] for row in summary["log_history"] if "loss" in row]
     assert losses[-1] < losses[0]  # it learns something, even on a tiny model
 
-    model, tokenizer, config = load_trained(out)
+    model, _tokenizer, config = load_trained(out)
     assert model.peft_config["default"].r == 16 and config["corpora"] == ["ncbi_disease", "cmeee"]
+
+
+def test_the_dev_curve_and_the_saved_model_tag_as_the_known_model_does(tmp_path, tiny_base):
+    """Trained at learning rate 0 from the known-answer model (tests/known_answers.py), whose
+    LoRA adapter starts as a no-op and so stays one: every sentence, in the dev sample and
+    tagged by the saved model, comes back as one entity, and the dev F1 is known."""
+    import shutil
+
+    from tests.known_answers import whole_sentence_tagger
+
+    whole_sentence_tagger(tmp_path / "known", tiny_base)
+    data = tmp_path / "corpora"
+    shutil.copytree(FIXTURE_CORPORA, data)
+    # CMeEE's dev set: one sentence that is one entity, of the type the known model writes
+    # for every CMeEE sentence (临床表现, sym).
+    cough = [{"text": "咳嗽", "entities": [{"start_idx": 0, "end_idx": 1, "type": "sym",
+                                           "entity": "咳嗽"}]}]  # fmt: skip
+    (data / "cmeee" / "cblue_v1" / "CMeEE_dev.json").write_text(
+        json.dumps(cough, ensure_ascii=False), encoding="utf-8"
+    )
+    base = str(tmp_path / "known" / "base")
+    summary = train(tiny_config(tmp_path, base, scheme="inline", learning_rate=0.0,
+                                data_dir=str(data)))  # fmt: skip
+    # The seeded NCBI-disease dev sentence ("Exposure of normal human cells to ...") has no
+    # gold entity: its one prediction is wrong (tp=0, fp=1, fn=0 -> F1 0). CMeEE's is found
+    # (tp=1, fp=0, fn=0 -> F1 1). Pooled: tp=1, fp=1, fn=0 -> P=1/2, R=1, F1=2/3.
+    points = [(p["step"], p["precision"], p["recall"], p["f1"], p["corpora"])
+              for p in summary["dev_f1_curve"]]  # fmt: skip
+    corpora = {"ncbi_disease": 0.0, "cmeee": 1.0}
+    assert points == [(2, 0.5, 1.0, pytest.approx(2 / 3), corpora),
+                      (4, 0.5, 1.0, pytest.approx(2 / 3), corpora)]  # fmt: skip
+
+    model, tokenizer, config = load_trained(tmp_path / "run")
+    assert config["scheme"] == "inline" and config["base_model"] == base
     records = load_records("cmeee", "dev", FIXTURE_CORPORA)[:2]
-    tagged = predict_records(model, tokenizer, records, config["scheme"], batch_size=2)
-    for record, entities in zip(records, tagged["predictions"], strict=True):
-        assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in entities)
+    tagged = predict_records(model, tokenizer, records, config["scheme"], batch_size=2,
+                             constrained=True)  # fmt: skip
+    first = "研究证实，细胞减少与肺内病变程度及肺内炎性病变吸收程度密切相关。"
+    second = "因而儿童肺部病变较轻，肺内炎性病变吸收较快。"
+    assert tagged["predictions"] == [
+        [{"start": 0, "end": 32, "type": "sym", "text": first}],
+        [{"start": 0, "end": 22, "type": "sym", "text": second}],
+    ]
+    assert tagged["problems"] == [[], []]
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_base):
@@ -190,6 +233,17 @@ def test_completion_loss_equals_the_models_own_loss(tiny_base):
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     torch.manual_seed(1)
     input_ids = torch.randint(5, 1000, (3, 12))
+    # These (row, position) tokens are the model's own greedy choice after what precedes
+    # them, and no other token is: the ones completion_loss counts correct, where labelled.
+    greedy = {(0, 3), (0, 7), (0, 8), (1, 11), (2, 9), (2, 10)}
+    with torch.no_grad():
+        for position in range(1, 12):  # left to right: a token changes only later logits
+            choice = model(input_ids=input_ids).logits[:, position - 1].argmax(-1)
+            for row in range(3):
+                if (row, position) in greedy:
+                    input_ids[row, position] = choice[row]
+                elif input_ids[row, position] == choice[row]:
+                    input_ids[row, position] = (choice[row] + 1) % model.config.vocab_size
     labels = input_ids.clone()
     labels[0, :7] = IGNORE_INDEX  # prompt of 7 tokens
     labels[1, :5] = IGNORE_INDEX
@@ -198,7 +252,9 @@ def test_completion_loss_equals_the_models_own_loss(tiny_base):
     with torch.no_grad():
         reference = model(input_ids=input_ids, labels=labels).loss
         loss, count, correct = completion_loss(model, {"input_ids": input_ids}, labels, None)
-    assert count == 5 + 7 + 1 and 0 <= correct <= count
+    # Labelled: row 0's positions 7-11, row 1's 5-11, row 2's 9. Greedy among them: (0, 7),
+    # (0, 8), (1, 11), (2, 9); (0, 3) is prompt and (2, 10) padding.
+    assert count == 5 + 7 + 1 and correct == 2 + 1 + 1
     assert torch.allclose(loss, reference, atol=1e-5)
 
 
