@@ -346,12 +346,18 @@ def _tag_outcome(counts: dict, sharded: bool) -> int:
     return 0
 
 
+def _note(message: str) -> None:
+    """A line about the run on stderr (stdout may carry the results)."""
+    print(f"hf-bioner: {message}", file=sys.stderr)
+
+
 def _warn(message: str) -> None:
     print(f"hf-bioner: warning: {message}", file=sys.stderr)
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
     from hf_bioner.batch_tagging import tag_stream
+    from hf_bioner.device import resolve_device, tag_batch_size
     from hf_bioner.models import load_trained
     from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
     from hf_bioner.writers import JsonlWriter, TableWriter, open_writer, written_ids
@@ -365,10 +371,13 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if fmt == "table" and args.output:
         raise BioNerInputError("--format table prints; use jsonl (or another format) with --output")
     documents = _documents_to_tag(args)
-    model, tokenizer, _config = load_trained(args.model or DEFAULT_MODEL, args.dtype, merge=True)
-    tagger = BioNerPipeline(model=model, tokenizer=tokenizer,
+    device = resolve_device(args.device)
+    model, tokenizer, _config = load_trained(args.model or DEFAULT_MODEL, args.dtype, merge=True,
+                                             use_kernels=bool(args.use_kernels))  # fmt: skip
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer, device=device,
                             selector=None if args.no_selector else "auto")  # fmt: skip
-    options = {"batch_size": args.batch_size}
+    _note(f"tagging on {tagger.device}")
+    options = {"batch_size": args.batch_size or tag_batch_size(tagger.device)}
     if args.types:
         options["types"] = _split_names(args.types)
     if args.language:
@@ -399,6 +408,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+USE_KERNELS_HELP = ("use transformers' Hub kernels (off by default: they are looked up on the "
+                    "Hub, which an offline machine cannot reach)")  # fmt: skip
 THREADS_HELP = ("CPU threads for torch (default: torch's own, one per core; on cores that other "
                 "processes share, fewer threads can be faster)")  # fmt: skip
 
@@ -531,6 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dtype", help="torch dtype to load the base in (e.g. bfloat16)")
     train.add_argument("--device-map", dest="device_map")
     train.add_argument("--load-in-4bit", dest="load_in_4bit", action="store_true", default=None)
+    train.add_argument("--use-kernels", dest="use_kernels", action="store_true", default=None,
+                       help=USE_KERNELS_HELP)  # fmt: skip
     train.add_argument(
         "--eval-size", dest="eval_size", type=int, help="dev sentences tagged per evaluation"
     )
@@ -628,7 +641,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output format (default: table when printing, jsonl with --output)")  # fmt: skip
     tag.add_argument("--types", help="comma-separated entity types to keep")
     tag.add_argument("--language", choices=["en", "zh"], help="override language detection")
-    tag.add_argument("--batch-size", type=int, default=16, help="sentences per generate call")
+    tag.add_argument("--batch-size", type=int,
+                     help="sentences per generation batch (default: 16 on a CPU, 256 on a GPU)")
+    tag.add_argument("--device", help="cpu, cuda or cuda:N (default: the first GPU, else the CPU)")
+    tag.add_argument("--use-kernels", dest="use_kernels", action="store_true",
+                     help=USE_KERNELS_HELP)  # fmt: skip
     tag.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                      help="load the model in this dtype (bfloat16: faster generation on GPUs "
                      "and CPUs with bf16 units; default: as saved)")  # fmt: skip

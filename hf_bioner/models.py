@@ -154,18 +154,21 @@ def load_base(
     dtype: str | None = None,
     device_map: str | dict | None = None,
     load_in_4bit: bool = False,
+    use_kernels: bool = False,
 ):
     """Load ``(model, tokenizer)`` for a short name, a local folder or a Hub id.
 
     ``dtype`` is a torch dtype name (``"bfloat16"``, ``"float32"``, ``"auto"``); ``device_map``
     is passed to transformers (e.g. ``"auto"`` on GPUs); ``load_in_4bit`` uses bitsandbytes
-    (QLoRA) and needs it installed.
+    (QLoRA) and needs it installed. ``use_kernels`` turns on transformers' Hub kernels: off by
+    default, because transformers (5.25) turns them on by default and, with the ``kernels``
+    package installed on a CUDA machine, looks them up on the Hub, which fails offline.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     location = resolve_base(name_or_path)
-    kwargs: dict = {}
+    kwargs: dict = {"use_kernels": use_kernels}
     if dtype:
         kwargs["dtype"] = dtype if dtype == "auto" else getattr(torch, dtype)
     if device_map is not None:
@@ -223,12 +226,14 @@ def load_trained(
     dtype: str | None = None,
     device_map: str | dict | None = None,
     merge: bool = False,
+    use_kernels: bool = False,
 ):
     """Load ``(model, tokenizer, config)`` from an ``hf-bioner train`` output folder.
 
     The folder's ``hf_bioner_config.json`` names the base model; an adapter folder is put on
     top of it, a full fine-tune is loaded as it is. ``merge`` folds the adapter into the
     base weights: the same outputs, faster generation (no extra LoRA matmuls per layer).
+    ``use_kernels`` as in :func:`load_base` (off by default).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -237,7 +242,8 @@ def load_trained(
     if config.get("adapter"):
         from peft import PeftModel
 
-        base, tokenizer = load_base(config["base_model"], dtype, device_map)
+        base, tokenizer = load_base(config["base_model"], dtype, device_map,
+                                    use_kernels=use_kernels)  # fmt: skip
         # An adapter folder may leave out the base's tokenizer (33 MB for Gemma 3).
         if (folder / "tokenizer_config.json").exists():
             tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -247,7 +253,7 @@ def load_trained(
     else:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=dtype or "auto", device_map=device_map
+            folder, dtype=dtype or "auto", device_map=device_map, use_kernels=use_kernels
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -40,6 +40,7 @@ from transformers import Pipeline
 
 from hf_bioner.arbitration import ARBITER_CONFIG, ARBITER_DIR, TypeArbiter
 from hf_bioner.decoding import DEFAULT_DECODER, check_decoder, generate_answers, step_dtype
+from hf_bioner.device import tag_batch_size
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
@@ -296,12 +297,13 @@ class BioNerModel:
     """Loads an ``hf-bioner train`` folder for ``pipeline()`` (base + adapter, or merged)."""
 
     @classmethod
-    def from_pretrained(cls, folder, dtype=None, device_map=None, **_ignored):
+    def from_pretrained(cls, folder, dtype=None, device_map=None, use_kernels=False, **_ignored):
         from hf_bioner.models import load_trained
 
         dtype = None if dtype in (None, "auto") else str(dtype).replace("torch.", "")
         try:
-            model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True)
+            model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True,
+                                                      use_kernels=use_kernels)  # fmt: skip
         except BioNerInputError as err:
             return _Unloadable(err)
         return model
@@ -351,6 +353,10 @@ class BioNerPipeline(Pipeline):
         super().__init__(model, *args, **kwargs)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # One device for every part: the selector scores where the generator generates.
+        if self.selector is not None:
+            self.selector.to(self.device)
+        logger.info("bio-ner pipeline on %s", self.device)
 
     # ------------------------------------------------------------------ parameters
 
@@ -382,7 +388,7 @@ class BioNerPipeline(Pipeline):
             )
         preprocess = {"types": types, "language": language, "corpus": corpus}
         forward = {
-            "batch_size": batch_size or 16,
+            "batch_size": batch_size or tag_batch_size(self.device),
             "constrained": self.scheme == "inline" if constrained is None else constrained,
             "max_new_tokens": max_new_tokens,
             "progress": bool(progress),

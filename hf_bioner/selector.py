@@ -122,7 +122,7 @@ class EntitySelector:
         self.tokenizer.padding_side = "right"
         # A causal model reads the question at the end: cut long inputs from the left.
         self.tokenizer.truncation_side = "left" if config.pooling == "last" else "right"
-        backbone = AutoModel.from_pretrained(location, dtype=torch.float32)
+        backbone = AutoModel.from_pretrained(location, dtype=torch.float32, use_kernels=False)
         if adapter is not None:
             self.backbone = PeftModel.from_pretrained(backbone, str(adapter), is_trainable=False)
         else:
@@ -133,6 +133,14 @@ class EntitySelector:
         self.head = head or selector_head(backbone.config.hidden_size, config.embedding_dim)
         self.device = next(backbone.parameters()).device
         self.head.to(self.device)
+
+    def to(self, device) -> EntitySelector:
+        """Move the backbone and head to ``device`` (the pipeline puts the selector where its
+        generator is)."""
+        self.backbone.to(device)
+        self.head.to(device)
+        self.device = next(self.backbone.parameters()).device
+        return self
 
     def autocast(self):
         import torch

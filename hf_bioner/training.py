@@ -103,6 +103,7 @@ class TrainConfig:
     dtype: str | None = None
     device_map: str | None = None
     load_in_4bit: bool = False
+    use_kernels: bool = False  # transformers' Hub kernels (looked up on the Hub: off offline)
     # evaluation and checkpoints
     eval_size: int = 64
     eval_steps: int = 200
@@ -488,7 +489,8 @@ def train(config: TrainConfig) -> dict:
 
     output = _prepare_output(config)
     started = time.time()
-    model, tokenizer = load_base(config.base, config.dtype, config.device_map, config.load_in_4bit)
+    model, tokenizer = load_base(config.base, config.dtype, config.device_map, config.load_in_4bit,
+                                 config.use_kernels)  # fmt: skip
     rows, mix = build_training_rows(config, tokenizer)
     dev = dev_sample(config)
     device = device_defaults(config)

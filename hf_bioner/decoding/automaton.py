@@ -169,20 +169,22 @@ class InlineAutomaton:
             return
         if state.pos < len(self.text):
             yield self.text[state.pos], State(state.pos + 1, state.stack)
-        if state.pos in self.boundaries and (self._can_open(state) or self._can_close(state)):
+        if state.pos in self.boundaries and (self.can_open(state) or self.can_close(state)):
             yield ord("<"), State(state.pos, state.stack, b"<", state.fresh)
 
-    def _can_open(self, state: State) -> bool:
+    def can_open(self, state: State) -> bool:
+        """Whether a tag may open here (a known type, room to nest, before a non-space)."""
         return bool(self.types) and len(state.stack) < MAX_DEPTH and state.pos in self.opens_at
 
-    def _can_close(self, state: State) -> bool:
+    def can_close(self, state: State) -> bool:
+        """Whether the innermost tag may close here (it holds text, after a non-space)."""
         return bool(state.stack) and not state.fresh and state.pos in self.closes_at
 
     def _tag_moves(self, state: State) -> Iterable[tuple[int, State]]:
         candidates: list[tuple[bytes, tuple[str, ...], bool]] = []
-        if self._can_open(state):
+        if self.can_open(state):
             candidates += [(tag, state.stack + (t,), True) for t, tag in self.opens.items()]
-        if self._can_close(state):
+        if self.can_close(state):
             candidates.append((self.closes[state.stack[-1]], state.stack[:-1], False))
         written = len(state.partial)
         for tag, stack, fresh in candidates:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from hf_bioner.decoding.allowed_tokens import AllowedTokenDecoder, Batch, _best_allowed
 from hf_bioner.decoding.automaton import InlineAutomaton, State, TokenTable
 
-COPY_CACHE_SIZE = 4096  # sentences whose copy candidates are kept (a sentence is often
+TEXT_CACHE_SIZE = 4096  # sentences whose copy candidates are kept (a sentence is often
 # prompted once per type set, in the same batch or the next)
 
 
@@ -45,8 +45,18 @@ class VocabularyIndex:
         self.table = table
         self.sorted_bytes = [data for data, _ in pairs]
         self.sorted_ids = [i for _, i in pairs]
-        # Tokens with a "<" after their first byte: text and the start of a tag in one token.
+        # Tokens with a "<" after their first byte (text, then the start of a tag) and with
+        # a ">" before their last (the end of a tag, then more).
         self.inner_tag_starts = [(data, i) for data, i in pairs if b"<" in data[1:]]
+        self.inner_tag_ends = [(data, i) for data, i in pairs if b">" in data[:-1]]
+        self.tag_tokens: dict[tuple[str, ...], TagTokens] = {}
+
+    def tags(self, names: Sequence[str]) -> TagTokens:
+        """The :class:`TagTokens` of a type set, built once per tokenizer and type set."""
+        key = tuple(names)
+        if key not in self.tag_tokens:
+            self.tag_tokens[key] = TagTokens.of(self, key)
+        return self.tag_tokens[key]
 
     @classmethod
     def of(cls, tokenizer) -> VocabularyIndex:
@@ -64,13 +74,16 @@ class VocabularyIndex:
             end += 1
         return self.sorted_ids[start:end]
 
-    def agreeing(self, target: bytes) -> list[int]:
-        """Ids of the tokens that agree with ``target`` on their common length: its proper
-        prefixes, and every token that starts with all of it."""
+    def finishing(self, rest: bytes, following: Sequence[bytes]) -> list[int]:
+        """Ids of the tokens that write some or all of ``rest`` (what is left of a tag), or
+        all of it and then the start of one of the ``following`` tags: what a tag may be
+        continued with whatever the text (tokens that go on into the text are
+        :class:`TagTokens`' ``before_text``)."""
         ids = [
-            i for end in range(1, len(target)) for i in self.table.by_bytes.get(target[:end], ())
+            i for end in range(1, len(rest) + 1) for i in self.table.by_bytes.get(rest[:end], ())
         ]
-        return ids + self.starting_with(target)
+        then = self.starting_with(rest + b"<")
+        return ids + [i for i in then if _agrees(self.table.bytes_of[i][len(rest) :], following)]
 
 
 def _agrees(data: bytes, tags: Sequence[bytes]) -> bool:
@@ -81,47 +94,138 @@ def _agrees(data: bytes, tags: Sequence[bytes]) -> bool:
 class TagTokens:
     """The tag-related candidates of one type set.
 
-    ``opening``: tokens that may be written where a tag starts (``<``, ``</``, ``<Dis``...);
-    ``inside``: tokens that may continue a tag already begun; ``after_text``: tokens made of
-    some text and then the start of a tag, by that text (e.g. ``b" "`` -> the id of ``" <"``).
+    ``rows[at[partial, can_open, close]]``: the tokens that may continue a tag of which
+    ``partial`` is written (``b""``: none yet), where a tag may open (``can_open``) and the
+    innermost tag ``close`` may close (``None``: none may): some or all of the rest of a
+    permitted tag, or all of it and the start of another. Equal rows are stored once.
+    Tokens that hold text as well are keyed by that text: ``after_text`` (text, then the
+    start of a tag: ``b" "`` -> ``" <"``) and ``before_text`` (the end of a tag, then text:
+    ``b" of"`` -> ``"> of"``).
     """
 
-    opening: list[int]
-    inside: list[int]
+    rows: list[list[int]]
+    at: dict[tuple[bytes, bool, str | None], int]
     after_text: dict[bytes, list[int]] = field(default_factory=dict)
+    before_text: dict[bytes, list[int]] = field(default_factory=dict)
+    before_text_prefixes: set[bytes] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.before_text_prefixes = {key[:end] for key in self.before_text
+                                     for end in range(1, len(key) + 1)}  # fmt: skip
 
     @classmethod
     def of(cls, index: VocabularyIndex, names: Sequence[str]) -> TagTokens:
-        tags = [f"<{name}>".encode() for name in names] + [f"</{name}>".encode() for name in names]
-        opening = sorted({i for tag in tags for i in index.agreeing(tag)})
-        inside = sorted(
-            {i for tag in tags for k in range(1, len(tag)) for i in index.agreeing(tag[k:])}
-        )
-        after_text: dict[bytes, set[int]] = {}
-        for data, token in index.inner_tag_starts:
-            for at in range(1, len(data)):
-                if data[at] == ord("<") and _agrees(data[at:], tags):
-                    after_text.setdefault(data[:at], set()).add(token)
-        return cls(opening, inside, {text: sorted(ids) for text, ids in after_text.items()})
+        opens = [f"<{name}>".encode() for name in names]
+        closes = {name: f"</{name}>".encode() for name in names}
+        # After an open tag only another open tag may follow at once (an entity holds text);
+        # after a close tag, any tag.
+        following = {tag: opens for tag in opens} | {tag: opens + list(closes.values())
+                                                     for tag in closes.values()}  # fmt: skip
+        rows: list[list[int]] = []
+        stored: dict[tuple[int, ...], int] = {}
+        at: dict[tuple[bytes, bool, str | None], int] = {}
+        for can_open in (False, True):
+            for close in (None, *names):
+                tags = (opens if can_open else []) + ([closes[close]] if close else [])
+                partials = {b""} | {tag[:k] for tag in tags for k in range(1, len(tag))}
+                for partial in partials:
+                    ids = tuple(sorted({i for tag in tags if tag.startswith(partial)
+                                        for i in index.finishing(tag[len(partial):],
+                                                                 following[tag])}))  # fmt: skip
+                    if ids not in stored:
+                        stored[ids] = len(rows)
+                        rows.append(list(ids))
+                    at[partial, can_open, close] = stored[ids]
+        tags = opens + list(closes.values())
+        return cls(rows, at, _after_text(index, tags), _before_text(index, tags))
 
 
-def copy_candidates(text: bytes, table: TokenTable, tags: TagTokens,
-                    end_ids: Sequence[int]) -> list[list[int]]:  # fmt: skip
-    """For every byte offset ``p`` of ``text`` (and its end), the tokens an answer standing
-    at ``p`` outside any tag may write: a copy of ``text[p:q]``, a tag's start, or some text
-    and a tag's start in one token; at the end, the close tags and end of sequence."""
-    rows = []
+def _after_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[int]]:
+    """Tokens made of text and then the start of a tag, by their text."""
+    found: dict[bytes, set[int]] = {}
+    for data, token in index.inner_tag_starts:
+        for split in range(1, len(data)):
+            if data[split] == ord("<") and _agrees(data[split:], tags):
+                found.setdefault(data[:split], set()).add(token)
+    return {text: sorted(ids) for text, ids in found.items()}
+
+
+def _before_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[int]]:
+    """Tokens made of the end of a tag and then text (up to a next ``<``), by that text."""
+    found: dict[bytes, set[int]] = {}
+    for data, token in index.inner_tag_ends:
+        for split in range(len(data) - 1):
+            end, rest = data[: split + 1], data[split + 1 :]
+            if data[split] == ord(">") and rest[:1] != b"<" and any(t.endswith(end) for t in tags):
+                found.setdefault(rest.split(b"<", 1)[0], set()).add(token)
+    return {text: sorted(ids) for text, ids in found.items()}
+
+
+def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
+                    end_ids: Sequence[int]) -> tuple[list[list[int]], list[list[int]]]:  # fmt: skip
+    """Two rows for every byte offset ``p`` of ``text`` (and its end): the tokens that hold
+    ``text[p:q]`` for some ``q`` and may be written outside a tag (a copy, or the copy and
+    then a tag's start; at the end, the end of sequence), and those that end a tag and then
+    hold ``text[p:q]`` (written inside a tag, or as a whole tag and then text)."""
+    copies, tag_ends = [], []
     for p in range(len(text) + 1):
-        ids = list(tags.opening)
+        copy: list[int] = []
+        tag_end: list[int] = []
         for q in range(p + 1, len(text) + 1):
             piece = text[p:q]
-            if piece not in table.prefixes:
+            copy += table.by_bytes.get(piece, ())
+            copy += tags.after_text.get(piece, ())
+            tag_end += tags.before_text.get(piece, ())
+            if piece not in table.prefixes and piece not in tags.before_text_prefixes:
                 break
-            ids += table.by_bytes.get(piece, ())
-            ids += tags.after_text.get(piece, ())
-        rows.append(ids)
-    rows[-1] += end_ids
-    return rows
+        copies.append(copy)
+        tag_ends.append(tag_end)
+    copies[-1] += end_ids
+    return copies, tag_ends
+
+
+class RaggedRows:
+    """Rows of token ids of different lengths, stored flat on the CPU: ``ids``, ``lengths``."""
+
+    def __init__(self, rows: Sequence[Sequence[int]]):
+        import torch
+
+        self.count = len(rows)
+        self.ids = torch.tensor([i for row in rows for i in row], dtype=torch.long)
+        self.lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
+
+
+class CandidateTable:
+    """The candidate rows of one batch on the model's device, in three columns (copies, tag
+    ends, tags): :meth:`gather` gives each row its three rows side by side, padded."""
+
+    def __init__(self, columns: Sequence[Sequence[RaggedRows]], device):
+        import torch
+
+        parts = [part for column in columns for part in column]
+        lengths = torch.cat([part.lengths for part in parts])
+        flat = torch.cat([*(part.ids for part in parts), torch.zeros(1, dtype=torch.long)])
+        widths = [max((int(p.lengths.max()) for p in column if p.count), default=0)
+                  for column in columns]  # fmt: skip
+        self.bases = []  # the table row of each part's first row
+        row = 0
+        for part in parts:
+            self.bases.append(row)
+            row += part.count
+        self.ids = flat.to(device)
+        self.lengths = lengths.to(device)
+        self.starts = (torch.cumsum(lengths, 0) - lengths).to(device)
+        self.column_of = torch.cat([torch.full((max(w, 1),), c) for c, w in enumerate(widths)]).to(
+            device
+        )
+        self.slot = torch.cat([torch.arange(max(w, 1)) for w in widths]).to(device)
+
+    def gather(self, index):
+        """``index[n] = (copy row, tag-end row, tag row)`` -> candidates and their mask."""
+        starts = self.starts[index][:, self.column_of]
+        valid = self.slot < self.lengths[index][:, self.column_of]
+        positions = (starts + self.slot).clamp_(max=self.ids.shape[0] - 1)
+        return self.ids[positions], valid
 
 
 class TableDecoder(AllowedTokenDecoder):
@@ -130,82 +234,74 @@ class TableDecoder(AllowedTokenDecoder):
     def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
         super().__init__(model, tokenizer, eos_ids, step_dtype)
         self.index = VocabularyIndex.of(tokenizer)
-        self.tag_tokens: dict[tuple[str, ...], TagTokens] = {}
-        self.copy_cache: dict[tuple[bytes, tuple[str, ...]], list[list[int]]] = {}
+        self.text_cache: dict[tuple[bytes, tuple[str, ...]], tuple[RaggedRows, RaggedRows]] = {}
+        self.tag_cache: dict[tuple[str, ...], RaggedRows] = {}
+        self.empty = RaggedRows([[]])
 
-    def _tags(self, names: Sequence[str]) -> TagTokens:
-        key = tuple(names)
-        if key not in self.tag_tokens:
-            self.tag_tokens[key] = TagTokens.of(self.index, names)
-        return self.tag_tokens[key]
-
-    def _copy_rows(self, machine: InlineAutomaton) -> list[list[int]]:
+    def _text_rows(self, machine: InlineAutomaton) -> tuple[RaggedRows, RaggedRows]:
         key = (machine.text, tuple(machine.types))
-        rows = self.copy_cache.get(key)
+        rows = self.text_cache.get(key)
         if rows is None:
-            if len(self.copy_cache) >= COPY_CACHE_SIZE:
-                self.copy_cache.clear()
-            tags = self._tags(machine.types)
-            rows = copy_candidates(machine.text, self.table, tags, self.eos_ids)
-            self.copy_cache[key] = rows
+            if len(self.text_cache) >= TEXT_CACHE_SIZE:
+                self.text_cache.clear()
+            tags = self.index.tags(machine.types)
+            copies, tag_ends = text_candidates(machine.text, self.table, tags, self.eos_ids)
+            rows = self.text_cache[key] = (RaggedRows(copies), RaggedRows(tag_ends))
         return rows
 
-    def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
-        """The batch's rows, and its candidate table on the model's device (one transfer):
-        the copy rows of every sentence, then one ``inside`` row per type set."""
-        import torch
+    def _tag_rows(self, names: tuple[str, ...]) -> RaggedRows:
+        if names not in self.tag_cache:
+            self.tag_cache[names] = RaggedRows(self.index.tags(names).rows)
+        return self.tag_cache[names]
 
+    def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
+        """The batch's rows, and its candidate table on the model's device: an empty row,
+        the two text rows of every byte of every sentence, the tag rows of every type set."""
         base = super()._start(prompts, constraints, max_new_tokens)
-        table_rows: list[list[int]] = []
-        copy_offsets = []
-        for machine in base.machines:
-            copy_offsets.append(len(table_rows))
-            table_rows += self._copy_rows(machine)
-        inside_of: dict[tuple[str, ...], int] = {}
-        for machine in base.machines:
-            key = tuple(machine.types)
-            if key not in inside_of:
-                inside_of[key] = len(table_rows)
-                table_rows.append(self._tags(key).inside)
-        inside_rows = [inside_of[tuple(m.types)] for m in base.machines]
-        width = max(len(row) for row in table_rows)
-        padded = [row + [row[0]] * (width - len(row)) for row in table_rows]
-        valid = [[True] * len(row) + [False] * (width - len(row)) for row in table_rows]
-        device = self.head.weight.device
+        texts = [self._text_rows(machine) for machine in base.machines]
+        names = list(dict.fromkeys(tuple(machine.types) for machine in base.machines))
+        columns = [[self.empty] + [copies for copies, _ in texts],
+                   [tag_ends for _, tag_ends in texts],
+                   [self._tag_rows(key) for key in names]]  # fmt: skip
+        table = CandidateTable(columns, self.head.weight.device)
+        rows = len(base.machines)
+        tag_base = dict(zip(names, table.bases[1 + 2 * rows :], strict=True))
         return TableBatch(
             machines=base.machines,
             prompt_ids=base.prompt_ids,
             budgets=base.budgets,
-            candidates=torch.tensor(padded, device=device),
-            valid=torch.tensor(valid, device=device),
-            copy_offsets=copy_offsets,
-            inside_rows=inside_rows,
+            table=table,
+            copy_offsets=table.bases[1 : 1 + rows],
+            tag_end_offsets=table.bases[1 + rows : 1 + 2 * rows],
+            tag_offsets=[tag_base[tuple(machine.types)] for machine in base.machines],
         )
 
-    def _table_row(self, batch: TableBatch, row: int) -> int | None:
-        """The candidate row of a row's single reading, or None (several readings, or the
-        row was released: the exact path decides)."""
+    def _table_rows(self, batch: TableBatch, row: int) -> tuple[int, int, int] | None:
+        """The three candidate rows (copies, tag ends, tags) of a row's single reading, or
+        None (several readings, or the row was released: the exact path decides)."""
         states = batch.states[row]
         if len(states) != 1:
             return None
         (state,) = states
-        if state.partial:
-            return batch.inside_rows[row]
-        return batch.copy_offsets[row] + state.pos
+        machine = batch.machines[row]
+        close = state.stack[-1] if machine.can_close(state) else None
+        tags = self.index.tags(machine.types).at[state.partial, machine.can_open(state), close]
+        copies = 0 if state.partial else batch.copy_offsets[row] + state.pos
+        return copies, batch.tag_end_offsets[row] + state.pos, batch.tag_offsets[row] + tags
 
     def _choose(self, batch: TableBatch, active: list[int], hidden) -> list[int]:
         """Every active row's best candidate, checked against its automaton; the rows whose
-        winner is refused, or that have no table row, take the exact path."""
+        winner is refused, or that have no table rows, take the exact path."""
         import torch
 
-        rows = [self._table_row(batch, row) for row in active]
+        rows = [self._table_rows(batch, row) for row in active]
         looked_up = [n for n, r in enumerate(rows) if r is not None]
         tokens = [-1] * len(active)
         if looked_up:
-            index = torch.tensor([rows[n] for n in looked_up], device=batch.candidates.device)
-            chosen = _best_candidates(hidden[looked_up] if len(looked_up) < len(active)
-                                      else hidden, self.head, batch.candidates[index],
-                                      batch.valid[index])  # fmt: skip
+            index = torch.tensor([rows[n] for n in looked_up], device=batch.table.ids.device)
+            candidates, valid = batch.table.gather(index)
+            part = hidden[looked_up] if len(looked_up) < len(active) else hidden
+            chosen = _best_candidates(part, self.head, candidates, valid)
             for n, token in zip(looked_up, chosen.tolist(), strict=True):
                 if self._accept(batch, active[n], token):
                     tokens[n] = token
@@ -249,14 +345,15 @@ class TableDecoder(AllowedTokenDecoder):
 
 @dataclass
 class TableBatch(Batch):
-    """A :class:`Batch` with its candidate table: ``candidates[r]`` / ``valid[r]`` is table
-    row ``r`` (padded); row ``copy_offsets[i] + p`` holds row ``i``'s candidates at byte
-    ``p`` outside tags, ``inside_rows[i]`` its candidates inside a tag."""
+    """A :class:`Batch` with its :class:`CandidateTable`: rows ``copy_offsets[i] + p`` and
+    ``tag_end_offsets[i] + p`` are row ``i``'s two text rows at byte ``p``
+    (:func:`text_candidates`); ``tag_offsets[i]`` is where its type set's :class:`TagTokens`
+    rows begin."""
 
-    candidates: object = None
-    valid: object = None
+    table: CandidateTable | None = None
     copy_offsets: list[int] = field(default_factory=list)
-    inside_rows: list[int] = field(default_factory=list)
+    tag_end_offsets: list[int] = field(default_factory=list)
+    tag_offsets: list[int] = field(default_factory=list)
     next_states: dict[int, frozenset | None] = field(default_factory=dict)
 
 

@@ -1,0 +1,193 @@
+"""The decoders' own cost: microseconds per row and step spent outside the model's forward.
+
+At the batch sizes a GPU needs, what a decoder does between two forward passes (finding each
+row's allowed tokens, scoring them, advancing automata, moving data) bounds its speed. This
+script isolates that cost with a tiny model of the bundled model's vocabulary (Gemma 3's
+tokenizer, 262k tokens; one layer of width 64, so its forward is nearly free), biased to
+open tags often so that answers mix copied text and tags. For each decoder and batch size it
+tags the same sentences (NCBI-disease test and CMeEE dev, half each), times the forward passes
+of the decoder body with hooks, and reports
+
+    overhead per row-step = (total seconds - forward seconds) / row-steps
+
+where a row-step is one row of one decoding step. It also checks that every decoder wrote
+the same answers as the first, and scores them (strict F1 of a random model: only there so
+that a change of answers shows). Run on one core:
+
+    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/decode_overhead.py --data-dir ../shared/corpora
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import eval_units, save_result
+
+from hf_bioner.decoding import end_token_ids
+from hf_bioner.decoding.generation import batch_order, make_decoder
+from hf_bioner.prompts import instruction
+from hf_bioner.schema import type_set
+from hf_bioner.scoring import score
+from hf_bioner.tagging import decode
+
+# The tiny model's head: random rows scaled so that logits vary by about LOGIT_SCALE, a bonus
+# per byte of a token (answers copy in long tokens, as real ones do) and a bonus for tokens
+# holding "<" (some spans tagged, most text copied).
+LOGIT_SCALE = 2.0
+BYTE_BONUS = 1.0
+TAG_BONUS = -3.0
+
+
+def tiny_tagging_model(tokenizer, hidden: int = 64, seed: int = 0):
+    """A one-layer random Gemma 3 over ``tokenizer``'s vocabulary whose answers look like
+    real ones (see the bonuses above)."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from hf_bioner.decoding.automaton import token_bytes
+
+    torch.manual_seed(seed)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=32,
+        max_position_embeddings=4096, sliding_window=4096, tie_word_embeddings=False,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    model = Gemma3ForCausalLM(config).eval()
+    head = torch.nn.Linear(hidden, len(tokenizer), bias=True)
+    with torch.no_grad():
+        head.weight.normal_(0.0, LOGIT_SCALE / hidden**0.5)
+        head.bias.zero_()
+        for token_id, data in enumerate(token_bytes(tokenizer)):
+            if data:
+                head.bias[token_id] = BYTE_BONUS * len(data) + TAG_BONUS * (b"<" in data)
+    model.set_output_embeddings(head)
+    return model
+
+
+class ForwardClock:
+    """Seconds spent inside a module's forward calls (pre/post hooks; CPU, so no sync)."""
+
+    def __init__(self, module):
+        self.seconds = 0.0
+        self._started = 0.0
+        self.handles = [
+            module.register_forward_pre_hook(self._start),
+            module.register_forward_hook(self._stop),
+        ]
+
+    def _start(self, *_):
+        self._started = time.perf_counter()
+
+    def _stop(self, *_):
+        self.seconds += time.perf_counter() - self._started
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+
+def run(decoder_name: str, model, tokenizer, prompts, constraints, batch_size: int) -> dict:
+    """Tag every prompt with one decoder; time, forward time and row-steps."""
+    decoder = make_decoder(decoder_name, model, tokenizer)
+    row_steps = 0
+    choose = decoder._choose
+
+    def counting_choose(batch, active, hidden):
+        nonlocal row_steps
+        row_steps += len(active)
+        return choose(batch, active, hidden)
+
+    decoder._choose = counting_choose  # count row-steps where every step passes
+    clock = ForwardClock(model.get_decoder())
+    order = batch_order(prompts, constraints)
+    answers = [None] * len(prompts)
+    started = time.perf_counter()
+    for start in range(0, len(order), batch_size):
+        ids = order[start : start + batch_size]
+        batch = decoder.generate([prompts[i] for i in ids], [constraints[i] for i in ids])
+        for i, answer in zip(ids, batch, strict=True):
+            answers[i] = answer
+    total = time.perf_counter() - started
+    clock.remove()
+    outside = total - clock.seconds
+    return {
+        "seconds": round(total, 3),
+        "forward_seconds": round(clock.seconds, 3),
+        "row_steps": row_steps,
+        "overhead_us_per_row_step": round(1e6 * outside / row_steps, 2),
+        "answers": answers,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--sentences", type=int, default=256, help="half English, half Chinese")
+    parser.add_argument("--batch-sizes", default="16,64,256")
+    parser.add_argument("--decoders", default="allowed-tokens,token-tables")
+    parser.add_argument("--name", default="cpu-1core", help="result: decode_overhead_<name>.json")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from hf_bioner.models import PACKAGED_MODELS
+
+    gemma = PACKAGED_MODELS["gemma-3-270m"]
+    tokenizer = AutoTokenizer.from_pretrained(gemma.gguf_folder(), gguf_file=gemma.gguf_file)
+    model = tiny_tagging_model(tokenizer)
+    records, rows, sizes = [], [], {}
+    for corpus in ("ncbi_disease", "cmeee"):
+        units, sizes[corpus] = eval_units(corpus, args.data_dir, args.sentences // 2)
+        types = type_set(corpus)
+        records += units
+        rows += [(u["text"], types) for u in units]
+    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
+    constraints = [(text, types.names) for text, types in rows]
+    decoders = args.decoders.split(",")
+    results, reference = {}, None
+    with torch.no_grad():
+        for name in decoders:  # token tables of the tokenizer, built once, are not timed
+            run(name, model, tokenizer, prompts[:2] + prompts[-2:],
+                constraints[:2] + constraints[-2:], 4)  # fmt: skip
+        for batch_size in (int(b) for b in args.batch_sizes.split(",")):
+            for name in decoders:
+                result = run(name, model, tokenizer, prompts, constraints, batch_size)
+                answers = result.pop("answers")
+                reference = reference or answers
+                result["identical_answers"] = answers == reference
+                predictions = [decode(a.text, text, "inline", types.display_names())[0]
+                               for a, (text, types) in zip(answers, rows, strict=True)]  # fmt: skip
+                result["f1"] = score(predictions, [r["entities"] for r in records])["f1"]
+                result["cut"] = sum(a.cut for a in answers)
+                results[f"{name}@{batch_size}"] = result
+                print(name, batch_size, result, flush=True)
+    scored = score(predictions, [r["entities"] for r in records])
+    ratios = {
+        f"{new}_vs_{decoders[0]}@{b}": round(
+            results[f"{decoders[0]}@{b}"]["overhead_us_per_row_step"]
+            / results[f"{new}@{b}"]["overhead_us_per_row_step"], 2)
+        for b in args.batch_sizes.split(",") for new in decoders[1:]
+    }  # fmt: skip
+    save_result(
+        f"decode_overhead_{args.name}",
+        {
+            "model": "random Gemma 3 (1 layer, width 64) over gemma-3-270m's tokenizer; head "
+            f"logit scale {LOGIT_SCALE}, bonus {BYTE_BONUS} per byte, {TAG_BONUS} for '<'",
+            "end_token_ids": end_token_ids(model, tokenizer),
+            "torch_threads": torch.get_num_threads(),
+            "data": {"sentences": len(rows), **sizes},
+            "precision": scored["precision"],
+            "recall": scored["recall"],
+            "f1": scored["f1"],
+            "all_identical": all(r["identical_answers"] for r in results.values()),
+            "settings": results,
+            "overhead_ratios": ratios,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The token-tables decoder: its tables hold every allowed token, and its answers are those of
+the allowed-tokens decoder it replaces as the default."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hf_bioner.decoding import generate_answers
+from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
+from hf_bioner.decoding.token_tables import TagTokens, VocabularyIndex, text_candidates
+from hf_bioner.models import PACKAGED_MODELS
+from hf_bioner.prompts import instruction
+from hf_bioner.schema import type_set
+
+# Sentences with what makes tables hard: text holding "<" (two readings), Chinese (a token
+# may end inside a character), nested types, digits and brackets.
+SENTENCES = [
+    ("Mutations in BRCA1 <1% of breast cancer (BC) cases.", ["Disease", "Chemical"]),
+    ("乳腺癌患者术后复查，血常规正常。", ["疾病", "身体", "医学检验项目"]),
+    ("IL-2 receptor alpha mRNA in Jurkat T cells.", ["protein", "DNA", "RNA", "cell_type"]),
+]
+
+
+@pytest.fixture(scope="module", params=["smollm2-135m", "gemma-3-270m"])
+def tokenizer(request):
+    from transformers import AutoTokenizer
+
+    model = PACKAGED_MODELS[request.param]
+    return AutoTokenizer.from_pretrained(model.gguf_folder(), gguf_file=model.gguf_file)
+
+
+@pytest.mark.parametrize(("text", "names"), SENTENCES)
+def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
+    """Random valid answers, written token by token: at every step the automaton's allowed
+    set is inside the candidates the decoder would score (the text row of its byte offset
+    outside a tag, and the type set's tag row for what it has written of a tag and what the
+    automaton permits there)."""
+    table = TokenTable.of(tokenizer)
+    tags = TagTokens.of(VocabularyIndex.of(tokenizer), names)
+    machine = InlineAutomaton(text, names)
+    end_ids = [tokenizer.eos_token_id]
+    copies, tag_ends = text_candidates(machine.text, table, tags, end_ids)
+    tag_rows = [set(row) for row in tags.rows]
+    rng = random.Random(0)
+    checked = {"copy": 0, "inside": 0}
+    for _walk in range(30):
+        states = machine.start()
+        for _step in range(80):
+            allowed = next_tokens(machine, states, table, end_ids)
+            if len(states) == 1:
+                (state,) = states
+                kind = "inside" if state.partial else "copy"
+                close = state.stack[-1] if machine.can_close(state) else None
+                row = tag_rows[tags.at[state.partial, machine.can_open(state), close]]
+                row = row | set(tag_ends[state.pos])
+                if not state.partial:
+                    row = row | set(copies[state.pos])
+                assert allowed <= row, (kind, state, sorted(allowed - row)[:5])
+                checked[kind] += 1
+            # Prefer tags, so that walks go inside them often.
+            tagging = [t for t in allowed if b"<" in (table.bytes_of[t] or b"")]
+            token = rng.choice(tagging if tagging and rng.random() < 0.3 else sorted(allowed))
+            if token in end_ids:
+                break
+            states = machine.advance(states, table.bytes_of[token])
+    assert checked["copy"] > 100 and checked["inside"] > 30, checked
+
+
+def test_a_tag_never_opens_on_whitespace_nor_closes_after_it():
+    """The rule that ended looping answers (``<Disease> </Disease>`` until the budget ran out)."""
+    machine = InlineAutomaton("breast  cancer", ["Disease"])
+    assert not machine.advance(machine.start(), b"breast<Disease> ")
+    assert not machine.advance(machine.start(), b"breast <Disease>")  # opens on a space
+    assert not machine.advance(machine.start(), b"<Disease>breast </Disease>")  # ends with one
+    assert machine.advance(machine.start(), b"breast  <Disease>cancer</Disease>")
+    assert machine.advance(machine.start(), b"<Disease>breast  cancer</Disease>")
+
+
+def _tagging_model(tiny_base: str, bonus: float):
+    """The tiny random Llama with a bias towards tokens holding ``<``: with a small bonus it
+    tags some spans and copies the rest, so answers mix every kind of step."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.test_answer_budget import _tag_happy
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, max_position_embeddings=4096)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    tokenizer.pad_token = tokenizer.eos_token
+    return _tag_happy(model, tokenizer, bonus), tokenizer
+
+
+def test_token_tables_write_the_answers_of_allowed_tokens(tiny_base, corpus_records):
+    """Real sentences of three corpora, in batches that mix lengths and type sets: the new
+    default decoder gives exactly the answers of the one it replaces, and they hold tags."""
+    model, tokenizer = _tagging_model(tiny_base, bonus=1.5)
+    rows = []
+    for corpus, split in (("ncbi_disease", "test"), ("jnlpba", "test"), ("cmeee", "dev")):
+        types = type_set(corpus)
+        for record in corpus_records(corpus, split)[:6]:
+            rows.append((record["text"], types))
+    rows.append(("p<0.05 in breast cancer.", type_set("bc5cdr")))
+    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
+    constraints = [(text, types.names) for text, types in rows]
+    runs = {
+        decoder: generate_answers(
+            model,
+            tokenizer,
+            prompts,
+            batch_size=5,
+            max_new_tokens=60,
+            constraints=constraints,
+            decoder=decoder,
+        )  # fmt: skip
+        for decoder in ("token-tables", "allowed-tokens")
+    }
+    assert runs["token-tables"] == runs["allowed-tokens"]
+    tagged = sum("</" in answer.text for answer in runs["token-tables"])
+    assert tagged >= 5, [a.text for a in runs["token-tables"]]
+
+
+def test_hub_kernels_are_off_unless_asked_for(tiny_base):
+    """transformers turns Hub kernels on by default (and looks them up on the Hub on CUDA,
+    which fails offline); every loader of ours turns them off, and passes the option on."""
+    from transformers import AutoModelForCausalLM
+
+    from hf_bioner.models import load_base
+
+    assert AutoModelForCausalLM.from_pretrained(tiny_base).use_kernels is True  # theirs
+    model, _tokenizer = load_base(tiny_base)
+    assert model.use_kernels is False
+    model, _tokenizer = load_base(tiny_base, use_kernels=True)
+    assert model.use_kernels is True
