@@ -176,9 +176,24 @@ def tag(model: str, *args: str) -> subprocess.CompletedProcess:
     return run("tag", "--model", model, "--no-selector", *args, check=False)
 
 
+DEVICE_LINE = "hf-bioner: tagging on "
+
+
 def messages(result: subprocess.CompletedProcess) -> list[str]:
-    """hf-bioner's own lines on standard error (not transformers' loading bars)."""
-    return [line for line in result.stderr.splitlines() if line.startswith("hf-bioner:")]
+    """hf-bioner's own lines on standard error (not transformers' loading bars), but for the
+    line naming the device (test_tag_says_which_device_it_uses)."""
+    return [line for line in result.stderr.splitlines()
+            if line.startswith("hf-bioner:") and not line.startswith(DEVICE_LINE)]  # fmt: skip
+
+
+def test_tag_says_which_device_it_uses(known_model):
+    """One line, on standard error (standard output carries the results)."""
+    result = tag(known_model, "Ataxia is rare.")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith(DEVICE_LINE)] == [
+        "hf-bioner: tagging on cpu"
+    ]
+    assert DEVICE_LINE not in result.stdout
 
 
 def test_tag_table_shows_readable_type_names_and_jsonl_keeps_codes(known_model):
