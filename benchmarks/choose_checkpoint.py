@@ -4,7 +4,7 @@ A long run's dev curve swings from one evaluation to the next (a 50-sentence sam
 corpus, measured inside training), so the adapter to ship is chosen here, after training,
 on a larger sample that no candidate learnt and that is not an evaluation set: dev for the
 corpora scored on test, and for CMeEE (scored on dev) the training sentences a capped run
-left out (``hf_bioner.training.seen_training_ids``). Every candidate tags the same units.
+left out (``hf_bioner.training.data.seen_training_ids``). Every candidate tags the same units.
 
 Candidates are adapter files (e.g. the checkpoints kept by a stash loop) and, with
 ``--average``, the uniform mean of several of them: the LoRA A and B matrices averaged apart,
@@ -34,7 +34,8 @@ from hf_bioner.corpora import held_out_records, tuning_split
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained, load_trained_config
 from hf_bioner.scoring import score
-from hf_bioner.training import corpus_f1, seen_training_ids
+from hf_bioner.training.data import seen_training_ids
+from hf_bioner.training.trainer import corpus_f1
 
 ADAPTER_FILE = "adapter_model.safetensors"
 

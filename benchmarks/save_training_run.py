@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import record_parser, save_result
 
-from hf_bioner.training import timed_sessions
+from hf_bioner.training.records import timed_sessions
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ from common import eval_units, save_result
 
 from hf_bioner.corpora import load_records
 from hf_bioner.formats import read_jsonl
+from hf_bioner.model_format import type_sets_from_config
 from hf_bioner.models import load_trained_config
-from hf_bioner.pipeline import type_sets_from_config
 from hf_bioner.scoring import score
 from hf_bioner.selector import (
     SELECTOR_DIR,
@@ -44,7 +44,7 @@ from hf_bioner.selector import (
     best_threshold,
     candidate_input,
 )
-from hf_bioner.selector_data import SampleConfig, build_candidates, predicted_candidates
+from hf_bioner.selector.candidates import SampleConfig, build_candidates, predicted_candidates
 
 
 def prf(result: dict) -> dict:

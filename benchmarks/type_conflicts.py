@@ -4,7 +4,7 @@ A model trained on several corpora of one language knows overlapping and conflic
 sets (NCBI-disease and BC5CDR both annotate ``Disease``; JNLPBA's ``protein`` competes with
 BC5CDR's ``Chemical`` for names such as "tamoxifen"). The default call prompts each distinct
 type once (:func:`hf_bioner.schema.covering_type_sets`) and keeps one type per span
-(:func:`hf_bioner.pipeline.one_type_per_span`). This script measures the rules for the
+(:func:`hf_bioner.arbiter.conflicts.one_type_per_span`). This script measures the rules for the
 second step on the same candidates:
 
 1. one call per corpus, ``tagger(texts, one_type_per_span=False, threshold=0.0)``: every
@@ -38,7 +38,8 @@ from pathlib import Path
 
 from common import eval_units, save_result
 
-from hf_bioner.pipeline import CONFLICT_RULES, BioNerPipeline, one_type_per_span
+from hf_bioner.arbiter import CONFLICT_RULES, one_type_per_span
+from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from hf_bioner.corpora.pubtator import read_pubtator
 from hf_bioner.pipeline import CUT_WARNING, text_problem
 from hf_bioner.schema import BioNerInputError
 from hf_bioner.writers import Writer
@@ -54,8 +55,6 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _documents_of_file(path: Path) -> Iterator[dict]:
     """``{"id", "text"}`` rows of one file (``text`` None and an ``error`` for a bad row)."""
-    from hf_bioner.corpora.pubtator import read_pubtator
-
     if path.suffix == ".jsonl":
         for number, line in _lines(path):
             if not line.strip():

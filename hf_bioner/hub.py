@@ -27,7 +27,12 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from hf_bioner.schema import TYPE_MEANINGS, BioNerInputError, readable_type_name
+from hf_bioner.arbiter import ARBITER_DIR
+from hf_bioner.model_format import MODEL_CONFIG_NAME, SUMMARY_NAME
+from hf_bioner.models import load_trained
+from hf_bioner.schema import TYPE_MEANINGS, TYPE_SETS, BioNerInputError, readable_type_name
+from hf_bioner.selector import SELECTOR_DIR
+from hf_bioner.training.records import timed_sessions
 
 PIPELINE_MODULE = "bioner_pipeline"
 # model_cards/bioner_model.md, linked into the package so that an installed hf-bioner has it.
@@ -114,8 +119,6 @@ def type_table(entity_types: Mapping[str, Mapping]) -> str:
 
 def known_types_table() -> str:
     """:func:`type_table` of every corpus hf-bioner reads (the README's table)."""
-    from hf_bioner.schema import TYPE_SETS
-
     return type_table({corpus: {"language": types.language,
                                 "types": [{"label": t.label, "definition": t.definition}
                                           for t in types.types]}
@@ -132,8 +135,6 @@ def training_seconds(summary: Mapping) -> tuple[float, list[float]]:
     marks a new run (it misses the time after a run's last logging step). Falls back to the
     summary's own seconds.
     """
-    from hf_bioner.training import timed_sessions
-
     timed = [session["train_seconds"] for session in timed_sessions(summary)]
     if timed:
         return sum(timed), timed
@@ -362,13 +363,9 @@ def render_model_card(model_dir: str | Path, repo_id: str,
 
     ``results_file`` and ``ablation_file``: one result file each, or one per corpus.
     """
-    from hf_bioner.arbitration import ARBITER_DIR
-    from hf_bioner.selector import SELECTOR_DIR
-    from hf_bioner.training import MODEL_CONFIG_NAME
-
     model_dir = Path(model_dir)
     config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text())
-    summary_path = model_dir / "training_summary.json"
+    summary_path = model_dir / SUMMARY_NAME
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     card = model_card(config, summary, read_eval_results(results_file), repo_id,
                       _file_names(results_file), (model_dir / SELECTOR_DIR).is_dir(),
@@ -397,11 +394,6 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     """Write the repository folder for a trained model (see the module docstring)."""
     import torch
 
-    from hf_bioner.arbitration import ARBITER_DIR
-    from hf_bioner.models import load_trained
-    from hf_bioner.selector import SELECTOR_DIR
-    from hf_bioner.training import MODEL_CONFIG_NAME
-
     model_dir, out = Path(model_dir), Path(out_dir)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -426,7 +418,7 @@ def build_model_repo(model_dir: str | Path, out_dir: str | Path, repo_id: str,
     for part in (SELECTOR_DIR, ARBITER_DIR):
         if (model_dir / part).is_dir():
             shutil.copytree(model_dir / part, out / part)
-    summary_path = model_dir / "training_summary.json"
+    summary_path = model_dir / SUMMARY_NAME
     if summary_path.exists():
         shutil.copy(summary_path, out / summary_path.name)
     card = render_model_card(model_dir, repo_id, results_file, ablation_file)

@@ -28,6 +28,7 @@ def predict_records(
     prompt_style: str = "full",
     step_dtype=None,
     decoder: str = DEFAULT_DECODER,
+    prefill_dtype=None,
 ) -> dict:
     """Tag records with the model: predicted entities, decode problems, speed.
 
@@ -52,7 +53,8 @@ def predict_records(
     started = time.perf_counter()
     answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size,
                                progress=progress, constraints=constraints,
-                               step_dtype=step_dtype, decoder=decoder)  # fmt: skip
+                               step_dtype=step_dtype, decoder=decoder,
+                               prefill_dtype=prefill_dtype)  # fmt: skip
     predictions, problems = [], []
     for record, answer in zip(records, answers, strict=True):
         names = type_sets[record["corpus"]].display_names()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import shutil
 import warnings
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hf_bioner import paths
+from hf_bioner.model_format import MODEL_CONFIG_NAME
 from hf_bioner.schema import BioNerInputError
 
 logger = logging.getLogger(__name__)
@@ -211,10 +213,6 @@ def list_models() -> list[dict]:
 
 def load_trained_config(folder: str | Path) -> dict:
     """The ``hf_bioner_config.json`` of an ``hf-bioner train`` output folder."""
-    import json
-
-    from hf_bioner.training import MODEL_CONFIG_NAME
-
     path = Path(folder) / MODEL_CONFIG_NAME
     if not path.exists():
         raise BioNerInputError(f"{folder}: not an hf-bioner model (no {MODEL_CONFIG_NAME})")

@@ -15,7 +15,7 @@ Like ``transformers``' ``TokenClassificationPipeline``, the work is split into t
     decode each answer back to offsets in the sentence, shift them to the document, merge the
     type sets, score with the selector, drop what falls under its thresholds, and give each
     span one type: when two type sets tag the same span with different types, the model's
-    type arbiter (:mod:`hf_bioner.arbitration`) picks the type its name fits best (without
+    type arbiter (:mod:`hf_bioner.arbiter`) picks the type its name fits best (without
     an arbiter, the type furthest above its selector threshold; without a selector, the
     type set listed first in the model's config), sort.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,14 +37,16 @@ from typing import Any
 
 from transformers import Pipeline
 
-from hf_bioner.arbitration import ARBITER_CONFIG, ARBITER_DIR, TypeArbiter
+from hf_bioner.arbiter.conflicts import one_type_per_span
+from hf_bioner.components import load_arbiter, load_selector
 from hf_bioner.decoding import DEFAULT_DECODER, check_decoder, generate_answers, step_dtype
 from hf_bioner.device import tag_batch_size
+from hf_bioner.model_format import MODEL_CONFIG_NAME, type_sets_from_config
+from hf_bioner.models import load_trained
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
 from hf_bioner.tagging import decode
-from hf_bioner.training import MODEL_CONFIG_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -86,110 +87,11 @@ def text_problem(text) -> str | None:
     return None
 
 
-def type_sets_from_config(config: Mapping) -> dict[str, TypeSet]:
-    """The entity-type sets a trained model knows, per corpus (from hf_bioner_config.json)."""
-    sets = {}
-    for corpus, spec in config["entity_types"].items():
-        types = tuple(EntityType(t["label"], t["name"], t["definition"]) for t in spec["types"])
-        sets[corpus] = TypeSet(spec["language"], types)
-    return sets
-
-
 def custom_type_set(types: Mapping[str, str], language: str) -> TypeSet:
     """Zero-shot types given by the caller as ``{name: short definition}``."""
     if not types or not all(isinstance(k, str) and k.strip() for k in types):
         raise BioNerInputError("types must be a non-empty {name: definition} mapping")
     return TypeSet(language, tuple(EntityType(k, k, str(v)) for k, v in types.items()))
-
-
-CONFLICT_RULES = ("arbiter", "max-margin", "max-probability", "sentence-vote", "first-type-set")
-
-
-def one_type_per_span(
-    found: list[tuple[dict, dict]],
-    rule: str = "max-margin",
-    thresholds: Mapping[str, float] | None = None,
-    arbiter: TypeArbiter | None = None,
-) -> list[tuple[dict, dict]]:
-    """Keep one type for each ``(start, end)`` that several type sets tagged differently.
-
-    ``rule`` picks the winner: ``arbiter`` (the pipeline's when the model has one), the type
-    the :class:`~hf_bioner.arbitration.TypeArbiter` finds likeliest for the mention among
-    the span's types; ``max-margin`` (the pipeline's otherwise), the highest selector
-    probability above its type's own calibrated threshold (``thresholds``);
-    ``max-probability``, the highest probability (``score``); ``sentence-vote``, the type set
-    that found more of the sentence's other (unconflicted, kept) entities; ``first-type-set``,
-    the type set prompted first (``unit["rank"]``: the model config's corpus order). Ties,
-    and spans with a type the arbiter does not know, are settled by margin, then by the type
-    set prompted first. Measured on the same candidates
-    (``benchmarks/results/type_conflicts_gemma-joint-inline.json``), only ``arbiter`` stayed
-    within 1 F1 point of the per-corpus view on both BC5CDR and JNLPBA: the bundled model's
-    JNLPBA prompt tags most chemicals as ``protein``, and selector scores alone cannot tell
-    which is meant.
-    """
-    if rule not in CONFLICT_RULES:
-        raise BioNerInputError(
-            f"unknown conflict rule {rule!r}; valid: {', '.join(CONFLICT_RULES)}"
-        )
-    if rule == "arbiter" and arbiter is None:
-        raise BioNerInputError("the arbiter rule needs a type arbiter (hf-bioner train-arbiter)")
-    thresholds = thresholds or {}
-    spans = Counter((e["start"], e["end"]) for e, _unit in found)
-    votes = Counter(
-        (unit["offset"], unit["rank"])
-        for e, unit in found
-        if spans[e["start"], e["end"]] == 1 and _margin(e, thresholds) >= 0
-    )
-    likelihood = _arbiter_probabilities(found, spans, arbiter) if rule == "arbiter" else {}
-
-    def preference(entity: dict, unit: dict) -> tuple[float, ...]:
-        margin, rank = _margin(entity, thresholds), -unit["rank"]
-        if rule == "arbiter":
-            key = entity["start"], entity["end"], entity["entity_group"]
-            return (likelihood.get(key, 0.0), margin, rank)
-        if rule == "sentence-vote":
-            return (votes[unit["offset"], unit["rank"]], margin, rank)
-        if rule == "first-type-set":
-            return (rank, margin)
-        if rule == "max-probability":
-            return (margin + thresholds.get(entity["entity_group"], 0.0), rank)
-        return (margin, rank)
-
-    best: dict[tuple[int, int], tuple[dict, dict]] = {}
-    for entity, unit in found:
-        key = entity["start"], entity["end"]
-        if key not in best or preference(entity, unit) > preference(*best[key]):
-            best[key] = (entity, unit)
-    winners = {id(pair[0]) for pair in best.values()}
-    return [pair for pair in found if id(pair[0]) in winners]
-
-
-def _arbiter_probabilities(
-    found: list[tuple[dict, dict]], spans: Counter, arbiter: TypeArbiter
-) -> dict[tuple[int, int, str], float]:
-    """The arbiter's probability of each type of each span tagged more than once, keyed
-    ``(start, end, type)``; spans with a type it was not trained on are left out."""
-    types: dict[tuple[int, int], list[str]] = {}
-    units: dict[tuple[int, int], dict] = {}
-    for entity, unit in found:
-        span = entity["start"], entity["end"]
-        if spans[span] > 1:
-            types.setdefault(span, []).append(entity["entity_group"])
-            units[span] = unit
-    likelihood = {}
-    for (start, end), labels in types.items():
-        if all(arbiter.knows(label) for label in labels):
-            sentence, offset = units[start, end]["sentence"], units[start, end]["offset"]
-            scores = arbiter.probabilities(sentence, start - offset, end - offset, labels)
-            likelihood |= {(start, end, label): p for label, p in scores.items()}
-    return likelihood
-
-
-def _margin(entity: dict, thresholds: Mapping[str, float]) -> float:
-    """How far the selector's probability is above the type's threshold (0 unscored)."""
-    if entity["score"] is None:
-        return 0.0
-    return entity["score"] - thresholds.get(entity["entity_group"], 0.0)
 
 
 @contextmanager
@@ -249,57 +151,11 @@ def bioner_config_of(model) -> dict:
         return json.load(f)
 
 
-def load_selector(model, selector="auto"):
-    """The selector to use: ``"auto"`` = the one saved beside the model's files, if any."""
-    from hf_bioner.selector import SELECTOR_CONFIG, SELECTOR_DIR, EntitySelector
-
-    return _load_component(model, selector, EntitySelector, SELECTOR_DIR, SELECTOR_CONFIG)
-
-
-def load_arbiter(model, arbiter="auto"):
-    """The type arbiter to use: ``"auto"`` = the one saved beside the model's files, if any."""
-    return _load_component(model, arbiter, TypeArbiter, ARBITER_DIR, ARBITER_CONFIG)
-
-
-def _load_component(model, value, cls, name: str, config_file: str):
-    """A part saved beside a model (selector, arbiter): ``value`` None or False = none, an
-    instance of ``cls`` as it is, ``"auto"`` = ``name/`` of the model's folder or Hub
-    repository if it has one, anything else = a folder to load."""
-    if value is None or value is False:
-        return None
-    if isinstance(value, cls):
-        return value
-    if value == "auto":
-        folder = getattr(model, "hf_bioner_folder", None) or getattr(model, "name_or_path", "")
-        value = _component_folder(folder, name, config_file) if folder else None
-        if value is None:
-            return None
-    return cls.load(value)
-
-
-def _component_folder(location: str, name: str, config_file: str) -> Path | None:
-    """``name/`` of a model folder, or of a Hub repository (downloaded); None if absent."""
-    if Path(location).is_dir():
-        folder = Path(location) / name
-        return folder if (folder / config_file).exists() else None
-    try:
-        from huggingface_hub import snapshot_download
-
-        root = snapshot_download(location, allow_patterns=[f"{name}/*"])
-    except Exception as err:  # offline, private, not a repo: tag without it
-        logger.warning("no %s loaded from %s (%s)", name, location, type(err).__name__)
-        return None
-    folder = Path(root) / name
-    return folder if (folder / config_file).exists() else None
-
-
 class BioNerModel:
     """Loads an ``hf-bioner train`` folder for ``pipeline()`` (base + adapter, or merged)."""
 
     @classmethod
     def from_pretrained(cls, folder, dtype=None, device_map=None, use_kernels=False, **_ignored):
-        from hf_bioner.models import load_trained
-
         dtype = None if dtype in (None, "auto") else str(dtype).replace("torch.", "")
         try:
             model, _tokenizer, _config = load_trained(folder, dtype, device_map, merge=True,
@@ -353,9 +209,13 @@ class BioNerPipeline(Pipeline):
         super().__init__(model, *args, **kwargs)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        # One device for every part: the selector scores where the generator generates.
+        # One device for every part: the selector scores where the generator generates. A
+        # selector the pipeline loaded itself is made ready for scoring (merged, bf16 where
+        # bf16 is fast); one passed in is used as it is.
         if self.selector is not None:
             self.selector.to(self.device)
+            if isinstance(selector, str | Path):  # "auto" or a folder: loaded here
+                self.selector.for_inference(self._step_dtype("auto"))
         logger.info("bio-ner pipeline on %s", self.device)
 
     # ------------------------------------------------------------------ parameters
@@ -373,6 +233,7 @@ class BioNerPipeline(Pipeline):
         threshold: float | None = None,
         decoder: str | None = None,
         step_dtype: str | None = None,
+        prefill_dtype: str | None = None,
         one_type_per_span: bool | None = None,
         num_threads: int | None = None,
         return_incomplete: bool | None = None,
@@ -394,6 +255,7 @@ class BioNerPipeline(Pipeline):
             "progress": bool(progress),
             "decoder": decoder or DEFAULT_DECODER,
             "step_dtype": self._step_dtype(step_dtype or "auto"),
+            "prefill_dtype": self._step_dtype(prefill_dtype or "auto"),
         }
         check_decoder(forward["decoder"])
         if forward["constrained"] and self.scheme != "inline":
@@ -472,7 +334,8 @@ class BioNerPipeline(Pipeline):
         return {"text": text, "units": units}
 
     def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False, decoder=DEFAULT_DECODER, step_dtype=None):  # fmt: skip
+                 progress=False, decoder=DEFAULT_DECODER, step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
         units = model_inputs["units"]
         constraints = None
         if constrained:
@@ -487,6 +350,7 @@ class BioNerPipeline(Pipeline):
             constraints=constraints,
             decoder=decoder,
             step_dtype=step_dtype,
+            prefill_dtype=prefill_dtype,
         )
         outputs, cut = [a.text for a in answers], [a.cut for a in answers]
         return {**model_inputs, "outputs": outputs, "cut": cut}

@@ -68,7 +68,9 @@ def whole_sentence_tagger(folder: Path, tiny_base: str,
     from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
 
-    from hf_bioner.training import MODEL_CONFIG_NAME, TrainConfig, model_config
+    from hf_bioner.model_format import MODEL_CONFIG_NAME
+    from hf_bioner.training import TrainConfig
+    from hf_bioner.training.records import model_config
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     config = AutoConfig.from_pretrained(tiny_base)

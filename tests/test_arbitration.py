@@ -8,14 +8,14 @@ from collections import Counter
 
 import pytest
 
-from hf_bioner.arbitration import (
+from hf_bioner.arbiter import (
     ArbiterConfig,
     TypeArbiter,
     accuracy,
     gold_mentions,
     train_arbiter,
-    train_model_arbiter,
 )
+from hf_bioner.arbiter.job import train_model_arbiter
 from hf_bioner.corpora import load_records
 from hf_bioner.schema import BioNerInputError
 from tests.conftest import FIXTURE_CORPORA
@@ -110,7 +110,7 @@ def test_one_type_needs_two_types_to_train():
 
 
 def test_arbiter_rule_picks_the_type_the_name_fits_not_the_larger_margin(drug_or_protein):
-    from hf_bioner.pipeline import one_type_per_span
+    from hf_bioner.arbiter import one_type_per_span
     from hf_bioner.schema import type_set
 
     text = "IL-2 and tamoxifen bind the gene X."
@@ -147,7 +147,7 @@ def test_arbiter_rule_picks_the_type_the_name_fits_not_the_larger_margin(drug_or
 
 def _model_folder(tmp_path, corpora) -> str:
     """What train_model_arbiter reads of a model folder: its hf_bioner_config.json."""
-    from hf_bioner.training import MODEL_CONFIG_NAME
+    from hf_bioner.model_format import MODEL_CONFIG_NAME
 
     folder = tmp_path / "model"
     folder.mkdir(parents=True)

@@ -304,7 +304,8 @@ MIXED = (
 
 
 def bundled_type_sets():
-    from hf_bioner.pipeline import DEFAULT_MODEL, type_sets_from_config
+    from hf_bioner.model_format import type_sets_from_config
+    from hf_bioner.pipeline import DEFAULT_MODEL
 
     return type_sets_from_config(json.loads((DEFAULT_MODEL / "hf_bioner_config.json").read_text()))
 
@@ -341,7 +342,7 @@ def test_mixed_document_gets_each_sentences_own_language(tagger):
 
 
 def test_same_span_with_two_types_gets_one_answer_by_each_rule():
-    from hf_bioner.pipeline import one_type_per_span
+    from hf_bioner.arbiter import one_type_per_span
     from hf_bioner.schema import type_set
 
     # Two sentences: the first about molecular biology, the second about drug toxicity.

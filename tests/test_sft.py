@@ -7,11 +7,12 @@ import json
 
 import torch
 
+from hf_bioner.model_format import MODEL_CONFIG_NAME
 from hf_bioner.models import load_base
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
-from hf_bioner.sft import IGNORE_INDEX, completion_loss, restricted_logits
-from hf_bioner.training import MODEL_CONFIG_NAME, train
+from hf_bioner.training import train
+from hf_bioner.training.sft import IGNORE_INDEX, completion_loss, restricted_logits
 from tests.conftest import tiny_config
 
 

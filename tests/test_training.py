@@ -16,9 +16,11 @@ import pytest
 
 from hf_bioner.corpora import held_out_records, load_records
 from hf_bioner.inference import predict_records
+from hf_bioner.model_format import MODEL_CONFIG_NAME, SUMMARY_NAME
 from hf_bioner.models import load_base, load_trained, resolve_base
 from hf_bioner.schema import BioNerInputError
-from hf_bioner.training import MODEL_CONFIG_NAME, SUMMARY_NAME, seen_training_ids, train
+from hf_bioner.training import train
+from hf_bioner.training.data import seen_training_ids
 from tests.conftest import FIXTURE_CORPORA, REPO, SMOLLM2, tiny_config
 
 
@@ -147,7 +149,7 @@ def test_a_capped_runs_learnt_sentences_are_rebuilt_and_left_out_of_held_out_tex
 
 def test_corpus_f1_scores_each_corpus_apart():
     from hf_bioner.corpora import load_records
-    from hf_bioner.training import corpus_f1
+    from hf_bioner.training.trainer import corpus_f1
 
     english = [r for r in load_records("ncbi_disease", "dev", FIXTURE_CORPORA) if r["entities"]]
     chinese = [r for r in load_records("cmeee", "dev", FIXTURE_CORPORA) if r["entities"]]
@@ -228,7 +230,7 @@ def test_completion_loss_equals_the_models_own_loss(tiny_base):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from hf_bioner.sft import IGNORE_INDEX, completion_loss
+    from hf_bioner.training.sft import IGNORE_INDEX, completion_loss
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
     torch.manual_seed(1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hf_bioner.corpora import corpus_spec, load_corpus
+from hf_bioner.corpora.loading import corpus_spec, load_corpus
 from hf_bioner.schema import type_set
 
 _CARD_BODY = """

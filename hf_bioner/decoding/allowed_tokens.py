@@ -12,11 +12,13 @@ come for free in a loop of our own:
   row outgrows the window: see :meth:`AllowedTokenDecoder._outgrew_window`);
 - a row that has finished (or spent its budget, :func:`~hf_bioner.decoding.answers.answer_budget`)
   leaves the batch, so the rest do not carry it;
-- optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder while the
-  prompts are read in the model's own dtype: a step reads every weight for a handful of
-  tokens, so it is bound by memory traffic, which bf16 halves (on this project's CPU a long
-  batched forward pass was slower in bf16 than in fp32, so the prompts stay in fp32). The
-  answers can then differ from full-precision decoding where two tokens score almost alike.
+- optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder: a step
+  reads every weight for a handful of tokens, so it is bound by memory traffic, which bf16
+  halves; and (``prefill_dtype``) the prompts are read by it too: on a CPU with bf16 units
+  (AMX) a batch of 16 prompts was read 2.9x faster in bf16 than in fp32, where a CPU without
+  them is slower in bf16, which is why the rule that picks both (``step_dtype("auto")``)
+  asks for bf16 only where it is fast. The answers can then differ from full-precision
+  decoding where two tokens score almost alike.
 
 The choice at each step is the argmax over the same allowed set that ``model.generate`` with
 :class:`~hf_bioner.decoding.answers.InlineConstraint` takes, so without ``step_dtype`` the answers
@@ -95,7 +97,8 @@ def cache_argument(module) -> str:
 class AllowedTokenDecoder:
     """Constrained greedy ``inline`` answers for batches of prompts (see the module doc)."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
         self.model = model
         self.tokenizer = tokenizer
         self.body = model.get_decoder()
@@ -108,6 +111,9 @@ class AllowedTokenDecoder:
         self.step_body = self.body
         if step_dtype is not None and step_dtype != self.head.weight.dtype:
             self.step_body = step_copy(model, self.body, step_dtype)
+        self.prefill_body = self.body
+        if prefill_dtype is not None and prefill_dtype != self.head.weight.dtype:
+            self.prefill_body = step_copy(model, self.body, prefill_dtype)
 
     def _run(self, cache, body=None, **inputs):
         """The decoder's last hidden state per row, extending ``cache``."""
@@ -153,7 +159,8 @@ class AllowedTokenDecoder:
         cache = DynamicCache(config=self.model.config)
         shared = self._shared_length(rows) if share else 0
         if shared:
-            self._run(cache, input_ids=torch.tensor([rows[0][:shared]], device=device))
+            shared_ids = torch.tensor([rows[0][:shared]], device=device)
+            self._run(cache, self.prefill_body, input_ids=shared_ids)
             cache.batch_repeat_interleave(len(rows))
         rests = [r[shared:] for r in rows]
         width = max(len(r) for r in rests)
@@ -163,8 +170,9 @@ class AllowedTokenDecoder:
         positions = shared + (mask.cumsum(1) - 1).clamp(min=0)
         attention = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype, device=device),
                                mask], dim=1)  # fmt: skip
-        hidden = self._run(cache, input_ids=ids, attention_mask=attention, position_ids=positions)
-        if self.step_body is not self.body:
+        hidden = self._run(cache, self.prefill_body, input_ids=ids, attention_mask=attention,
+                           position_ids=positions)  # fmt: skip
+        if self.step_body.dtype != self.prefill_body.dtype:
             _cast_cache(cache, self.step_body.dtype)
         return hidden, cache, attention, positions[:, -1] + 1, shared
 

@@ -116,7 +116,8 @@ class CopyDecoder:
 class CopyDraftDecoder:
     """The registry's face of :class:`CopyDecoder`: a batch is decoded one row at a time."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
         self.tokenizer = tokenizer
         self.decoder = CopyDecoder(model, tokenizer, eos_ids)
 

@@ -79,12 +79,14 @@ def step_dtype(model, name: str = "auto"):
     return dtype
 
 
-def make_decoder(name: str, model, tokenizer, constrained: bool = True, step_dtype=None):
+def make_decoder(name: str, model, tokenizer, constrained: bool = True, step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
     """The decoder ``name`` for this model, or the one it gives way to (see the module doc)."""
     check_decoder(name)
     if not constrained or (name in SLICED_HEAD and not supports_sliced_head(model)):
         name = "logits-processor"
-    return DECODERS[name](model, tokenizer, end_token_ids(model, tokenizer), step_dtype)
+    eos_ids = end_token_ids(model, tokenizer)
+    return DECODERS[name](model, tokenizer, eos_ids, step_dtype, prefill_dtype)
 
 
 def batch_order(prompts: Sequence[str], constraints) -> list[int]:
@@ -105,6 +107,7 @@ def generate_answers(
     constraints: Sequence[tuple[str, Sequence[str]]] | None = None,
     decoder: str = DEFAULT_DECODER,
     step_dtype=None,
+    prefill_dtype=None,
 ) -> list[Answer]:
     """Greedy completions of ``prompts`` (same order), batched by type set and length.
 
@@ -112,7 +115,7 @@ def generate_answers(
     sentence by construction (:mod:`hf_bioner.decoding.automaton`), written by ``decoder``
     (:data:`DECODERS`). ``step_dtype`` (a torch dtype; the sliced-head decoders only) runs the
     one-token steps in that dtype, e.g. bf16 for an fp32 model: faster, answers may differ
-    slightly.
+    slightly; ``prefill_dtype`` likewise reads the prompts in that dtype.
 
     Each row may write ``max_new_tokens`` tokens; by default a constrained row gets
     :func:`~hf_bioner.decoding.answers.answer_budget` of its sentence and a free row 1.5x
@@ -122,7 +125,8 @@ def generate_answers(
     """
     from tqdm.auto import tqdm
 
-    chosen = make_decoder(decoder, model, tokenizer, constraints is not None, step_dtype)
+    chosen = make_decoder(decoder, model, tokenizer, constraints is not None, step_dtype,
+                          prefill_dtype)  # fmt: skip
     order = batch_order(prompts, constraints)
     outputs: list[Answer] = [Answer("")] * len(prompts)
     model.eval()

@@ -78,7 +78,8 @@ class ProcessorDecoder:
     """Batches through ``model.generate``: with :class:`InlineConstraint` when constrained
     (which also ends each row at its own budget), free otherwise."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
         self.model = model
         self.tokenizer = tokenizer
         self.eos_ids = sorted(set(eos_ids))

