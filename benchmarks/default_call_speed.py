@@ -5,11 +5,13 @@ language is prompted, types are arbitrated and the selector filters. Two setting
 same documents in one run, with the same generator loaded once:
 
 ``before``
-    the call as it was: the ``allowed-tokens`` decoder, prompts read in the model's dtype
-    (fp32), the selector as saved (LoRA unmerged, bf16 autocast where bf16 is fast);
+    the call as it was: the ``allowed-tokens`` decoder, batches of 16 sentences, prompts read
+    in the model's dtype (fp32), the selector as saved (LoRA unmerged, bf16 autocast where
+    bf16 is fast);
 ``after``
-    today's default: the ``token-tables`` decoder, prompts read in bf16 where bf16 is fast,
-    the selector merged and cast to bf16 there.
+    today's default: the ``token-tables`` decoder, the device's batch size
+    (:func:`hf_bioner.device.tag_batch_size`), prompts read in bf16 where bf16 is fast, the
+    selector merged and cast to bf16 there.
 
 Documents: NCBI-disease test abstracts and CMeEE dev records (a seeded sample of each).
 Reported per setting and corpus: seconds per document and strict F1, where the default
@@ -77,7 +79,8 @@ def main() -> None:
                             selector=EntitySelector.load(f"{args.model}/selector"))  # fmt: skip
     after = BioNerPipeline(model=model, tokenizer=tokenizer)
     settings = {
-        "before": (before, {"decoder": "allowed-tokens", "prefill_dtype": "model"}),
+        "before": (before, {"decoder": "allowed-tokens", "prefill_dtype": "model",
+                            "batch_size": 16}),
         "after": (after, {}),
     }
     results: dict = {}
@@ -102,6 +105,7 @@ def main() -> None:
         {
             "model": args.model,
             "torch_threads": torch.get_num_threads(),
+            "after_batch_size": after._sanitize_parameters()[1]["batch_size"],
             "data": sizes,
             "precision": results["after"]["ncbi_disease"]["precision"],
             "recall": results["after"]["ncbi_disease"]["recall"],

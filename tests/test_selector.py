@@ -159,6 +159,18 @@ def test_training_lowers_the_loss_and_saving_round_trips(tiny_base, tiny_selecto
     loaded = EntitySelector.load(tmp_path / "selector")
     assert loaded.config.platt == (1.5, -0.2) and loaded.config.type_thresholds == {"Disease": 0.3}
     assert loaded.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=1e-5)
+    # Made ready for scoring (what the pipeline does with a selector it loads): the LoRA
+    # merged gives the same probabilities (up to bf16 autocast rounding where bf16 is fast);
+    # cast to bf16, nearly the same.
+    import torch
+    from peft import PeftModel
+
+    merged = EntitySelector.load(tmp_path / "selector").for_inference()
+    assert not isinstance(merged.backbone, PeftModel)
+    assert merged.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=1e-3)
+    halved = EntitySelector.load(tmp_path / "selector").for_inference(torch.bfloat16)
+    assert next(halved.backbone.parameters()).dtype == torch.bfloat16
+    assert halved.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=0.05)
 
 
 def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path):
