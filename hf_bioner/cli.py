@@ -277,7 +277,12 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> int:
-    """--num-proc N: N copies of this command on shards, then their outputs merged in order."""
+    """--num-proc N: N copies of this command on shards, then their outputs merged in order.
+
+    With --resume each process continues its own shard file (``OUTPUT.partK-of-N``, kept
+    until the merge), so a run stopped part way loses only the documents being tagged; a run
+    whose merged output exists and left no shard files is complete and is not tagged again.
+    """
     import os
     import subprocess
 
@@ -286,8 +291,10 @@ def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> int:
     n = args.num_proc
     if not args.output:
         raise BioNerInputError("--num-proc needs --output FILE")
-    if args.resume:
-        raise BioNerInputError("--num-proc and --resume do not go together")
+    parts = [shard_path(args.output, rank, n) for rank in range(n)]
+    if args.resume and Path(args.output).exists() and not any(p.exists() for p in parts):
+        _note(f"{args.output} is complete (merged, no shard files left): nothing to resume")
+        return 0
     fmt = args.format or "jsonl"
     threads = max(1, (os.cpu_count() or 1) // n)
     child_args = _without_option(argv, "--num-proc", takes_value=True)

@@ -253,6 +253,40 @@ def test_tag_cli_folders_every_format_resume_and_processes(known_model, tmp_path
     assert [json.loads(line) for line in two.read_text().splitlines()] == again
 
 
+def test_two_processes_resume_a_sharded_run_where_it_stopped(known_model, tmp_path):
+    """--num-proc 2 --resume, after a run stopped with shard 0 written and shard 1 not: shard
+    0's rows are kept as they are (one is marked by hand, and the mark survives), shard 1 is
+    tagged, the merge is in input order; a second --resume finds the run complete."""
+    from hf_bioner.batch_tagging import shard_path
+
+    texts = ["Ataxia is rare.", "患者有糖尿病。", "Lupus nephritis.", "Gout.", "糖尿病。"]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n"
+                              for i, t in enumerate(texts)))  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    first = run_cli("tag", "--model", known_model, "--input", str(source), "--format", "jsonl",
+                    "--shard", "0/2", "--output", str(shard_path(out, 0, 2)))  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    done = [json.loads(line) for line in shard_path(out, 0, 2).read_text().splitlines()]
+    assert [row["id"] for row in done] == ["d0", "d2", "d4"]  # documents 0, 2, 4
+    done[1]["entities"] = []  # a mark: re-tagging would bring its entity back
+    shard_path(out, 0, 2).write_text("".join(json.dumps(row) + "\n" for row in done))
+
+    result = run_cli("tag", "--model", known_model, "--input", str(source), "--output", str(out),
+                     "--num-proc", "2", "--resume")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in rows] == ["d0", "d1", "d2", "d3", "d4"]
+    assert [[e["word"] for e in row["entities"]] for row in rows] == [
+        ["Ataxia is rare."], ["患者有糖尿病。"], [], ["Gout."], ["糖尿病。"]]  # fmt: skip
+    assert not shard_path(out, 0, 2).exists() and not shard_path(out, 1, 2).exists()
+
+    again = run_cli("tag", "--model", known_model, "--input", str(source), "--output", str(out),
+                    "--num-proc", "2", "--resume")  # fmt: skip
+    assert again.returncode == 0 and "is complete" in again.stderr
+    assert [json.loads(line) for line in out.read_text().splitlines()] == rows
+
+
 def test_long_sentences_are_cut_into_bounded_units():
     from hf_bioner.pipeline import bounded_units
 
