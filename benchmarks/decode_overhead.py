@@ -25,7 +25,7 @@ import time
 from common import eval_units, save_result
 
 from hf_bioner.decoding import end_token_ids
-from hf_bioner.decoding.generation import batch_order, make_decoder
+from hf_bioner.decoding.generation import generate_answers, make_decoder
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
@@ -101,14 +101,9 @@ def run(decoder_name: str, model, tokenizer, prompts, constraints, batch_size: i
 
     decoder._choose = counting_choose  # count row-steps where every step passes
     clock = ForwardClock(model.get_decoder())
-    order = batch_order(prompts, constraints)
-    answers = [None] * len(prompts)
     started = time.perf_counter()
-    for start in range(0, len(order), batch_size):
-        ids = order[start : start + batch_size]
-        batch = decoder.generate([prompts[i] for i in ids], [constraints[i] for i in ids])
-        for i, answer in zip(ids, batch, strict=True):
-            answers[i] = answer
+    answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size,
+                               constraints=constraints, decoder=decoder)  # fmt: skip
     total = time.perf_counter() - started
     clock.remove()
     outside = total - clock.seconds

@@ -32,6 +32,7 @@ from pathlib import Path
 from common import eval_units, save_result
 
 from hf_bioner.decoding import generate_answers
+from hf_bioner.decoding.generation import make_decoder
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
 from hf_bioner.tagging import encode
@@ -82,29 +83,17 @@ class ForcedAnswers:
 
 
 def tagging_seconds(model, tokenizer, prompts, constraints, gold, batch_size, decoder) -> tuple:
-    """Seconds to tag every prompt with the gold answers forced; answers matching gold."""
+    """Seconds to tag every prompt with the gold answers forced; the answers."""
     import torch
 
-    from hf_bioner.decoding import generation
-
-    made = generation.make_decoder
-
-    def forced_decoder(*args, **kwargs):
-        chosen = made(*args, **kwargs)
-        ForcedAnswers(chosen, gold, tokenizer.eos_token_id)
-        return chosen
-
-    generation.make_decoder = forced_decoder
-    try:
-        torch.cuda.synchronize() if torch.cuda.is_available() else None
-        started = time.perf_counter()
-        answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size,
-                                   constraints=constraints, decoder=decoder)  # fmt: skip
-        torch.cuda.synchronize() if torch.cuda.is_available() else None
-        seconds = time.perf_counter() - started
-    finally:
-        generation.make_decoder = made
-    return seconds, answers
+    chosen = make_decoder(decoder, model, tokenizer)
+    ForcedAnswers(chosen, gold, tokenizer.eos_token_id)
+    torch.cuda.synchronize() if torch.cuda.is_available() else None
+    started = time.perf_counter()
+    answers = generate_answers(model, tokenizer, prompts, batch_size=batch_size,
+                               constraints=constraints, decoder=chosen)  # fmt: skip
+    torch.cuda.synchronize() if torch.cuda.is_available() else None
+    return time.perf_counter() - started, answers
 
 
 def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) -> float:
@@ -213,7 +202,7 @@ def main() -> None:
         results[f"batch_{batch_size}"] = entry
         print(batch_size, entry, flush=True)
     training = {}
-    for batch_size in (int(b) for b in args.train_batch_sizes.split(",")):
+    for batch_size in (int(b) for b in args.train_batch_sizes.split(",") if b):
         training[f"batch_{batch_size}"] = round(
             training_tokens_per_second(model, tokenizer, full, batch_size), 1
         )

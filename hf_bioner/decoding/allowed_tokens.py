@@ -176,30 +176,47 @@ class AllowedTokenDecoder:
             _cast_cache(cache, self.step_body.dtype)
         return hidden, cache, attention, positions[:, -1] + 1, shared
 
+    refill = False  # whether a finished row's place goes to the next waiting row at once
+
     def generate(
         self,
         prompts: Sequence[str],
         constraints: Sequence[tuple[str, Sequence[str]]],
         max_new_tokens: int | None = None,
+        batch_size: int | None = None,
+        on_done=None,
     ) -> list[Answer]:
-        """One batch: ``constraints[i] = (sentence, tag names)`` for ``prompts[i]``.
+        """Answers for ``prompts``: ``constraints[i] = (sentence, tag names)`` of ``prompts[i]``.
 
+        ``batch_size`` rows are decoded at once (default: all), in the order given; the others
+        wait. Without :attr:`refill` the next rows start when the whole batch has finished;
+        with it, when a quarter of the batch has finished, as many waiting rows are read and
+        join the batch, so that steps are not spent on a few long rows while the rest wait.
         Row ``i`` may write ``max_new_tokens`` tokens, by default
         :func:`~hf_bioner.decoding.answers.answer_budget` of its sentence; a row that spends
         it is finished and marked cut by :func:`~hf_bioner.decoding.answers.answer_from_tokens`.
+        ``on_done(n)`` is told when ``n`` rows have finished (for progress bars).
         """
         import torch
 
         batch = self._start(prompts, constraints, max_new_tokens)
+        size = batch_size or len(prompts)
+        waiting = list(range(len(prompts)))[::-1]  # pop() gives the next row
+        active: list[int] = []
         with torch.no_grad():
-            hidden, cache, attention, position, shared = self._read_prompts(batch.prompt_ids)
-            active = list(range(len(prompts)))
-            while active:
+            while waiting or active:
+                if not active:
+                    active = [waiting.pop() for _ in range(min(size, len(waiting)))]
+                    rows = [batch.prompt_ids[i] for i in active]
+                    hidden, cache, attention, position, shared = self._read_prompts(rows)
                 tokens = self._choose(batch, active, hidden)
                 keep = [n for n, (row, token) in enumerate(zip(active, tokens, strict=True))
                         if self._write(batch, row, token)]  # fmt: skip
+                if on_done is not None and len(keep) < len(active):
+                    on_done(len(active) - len(keep))
                 if not keep:
-                    break
+                    active = []
+                    continue
                 if len(keep) < len(active):
                     index = torch.tensor(keep, device=attention.device)
                     cache.batch_select_indices(index)
@@ -219,9 +236,35 @@ class AllowedTokenDecoder:
                     position_ids=position[:, None],
                 )
                 position = position + 1
+                joining = self._joining(batch, waiting, len(active), size, attention)
+                if joining:
+                    rows = [batch.prompt_ids[i] for i in joining]
+                    new_hidden, new_cache, new_attention, new_position, _ = self._read_prompts(
+                        rows, share=False
+                    )
+                    attention = _join_caches(cache, attention, new_cache, new_attention)
+                    hidden = torch.cat([hidden, new_hidden.to(hidden.dtype)])
+                    position = torch.cat([position, new_position])
+                    active += joining
         return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
                 for machine, tokens, budget in zip(batch.machines, batch.answers, batch.budgets,
                                                    strict=True)]  # fmt: skip
+
+    def _joining(self, batch: Batch, waiting: list[int], active: int, size: int,
+                 attention) -> list[int]:  # fmt: skip
+        """The waiting rows that join the batch now (see :meth:`generate`): none unless a
+        quarter of the batch is free, and none once a sliding-window model's rows could reach
+        the window (joined caches are aligned by left padding, which a full window would cut)."""
+        room = size - active
+        if not (self.refill and waiting and room >= max(1, size // 4)):
+            return []
+        joining = [waiting[-1 - n] for n in range(min(room, len(waiting)))]
+        if self.sliding_window:
+            widest = max([attention.shape[1]] + [len(batch.prompt_ids[i]) for i in joining])
+            if widest + max(batch.budgets[i] for i in joining) >= self.sliding_window - 1:
+                return []
+        del waiting[len(waiting) - len(joining) :]
+        return joining
 
     # ------------------------------------------------------------------ the per-row work
 
@@ -264,6 +307,27 @@ class Batch:
     def __post_init__(self) -> None:
         self.states = self.states or [m.start() for m in self.machines]
         self.answers = self.answers or [[] for _ in self.machines]
+
+
+def _join_caches(cache, attention, new_cache, new_attention):
+    """Append the rows of ``new_cache`` to ``cache`` (in place), both left-padded to one width;
+    returns the joined attention mask. Positions stay each row's own, so padding on the left
+    changes nothing a row attends to."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(attention.shape[1], new_attention.shape[1])
+    for layer, new_layer in zip(cache.layers, new_cache.layers, strict=True):
+        old_keys, new_keys = layer.keys, new_layer.keys
+        layer.keys = torch.cat([F.pad(old_keys, (0, 0, width - old_keys.shape[-2], 0)),
+                                F.pad(new_keys, (0, 0, width - new_keys.shape[-2], 0))])  # fmt: skip
+        layer.values = torch.cat([F.pad(layer.values, (0, 0, width - layer.values.shape[-2], 0)),
+                                  F.pad(new_layer.values,
+                                        (0, 0, width - new_layer.values.shape[-2], 0))])  # fmt: skip
+        if hasattr(layer, "cumulative_length"):  # sliding-window layers count what they saw
+            layer.cumulative_length = width
+    return torch.cat([F.pad(attention, (width - attention.shape[1], 0)),
+                      F.pad(new_attention, (width - new_attention.shape[1], 0))])  # fmt: skip
 
 
 def step_copy(model, body, dtype):

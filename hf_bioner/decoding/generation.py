@@ -40,6 +40,7 @@ DECODERS = {
     "copy-drafts": CopyDraftDecoder,
 }
 DEFAULT_DECODER = "token-tables"
+REFILL_BATCHES = 8  # batches' worth of rows a refilling decoder is handed at once
 SLICED_HEAD = ("token-tables", "allowed-tokens")
 
 
@@ -89,12 +90,16 @@ def make_decoder(name: str, model, tokenizer, constrained: bool = True, step_dty
     return DECODERS[name](model, tokenizer, eos_ids, step_dtype, prefill_dtype)
 
 
-def batch_order(prompts: Sequence[str], constraints) -> list[int]:
+def batch_order(prompts: Sequence[str], constraints, longest_first: bool = False) -> list[int]:
     """The order rows are batched in: by type set, then by prompt length (similar lengths
-    together, so a batch pads little and its rows finish at about the same step)."""
+    together, so a batch pads little and its rows finish at about the same step). A decoder
+    that refills its batch takes the longest first: the short rows then fill in around them,
+    instead of the longest running alone at the end."""
+    sign = -1 if longest_first else 1
     if constraints is None:
-        return sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    return sorted(range(len(prompts)), key=lambda i: (tuple(constraints[i][1]), len(prompts[i])))
+        return sorted(range(len(prompts)), key=lambda i: sign * len(prompts[i]))
+    return sorted(range(len(prompts)),
+                  key=lambda i: (tuple(constraints[i][1]), sign * len(prompts[i])))  # fmt: skip
 
 
 def generate_answers(
@@ -112,8 +117,8 @@ def generate_answers(
     """Greedy completions of ``prompts`` (same order), batched by type set and length.
 
     ``constraints[i] = (sentence, tag names)`` makes row ``i`` an ``inline`` answer for that
-    sentence by construction (:mod:`hf_bioner.decoding.automaton`), written by ``decoder``
-    (:data:`DECODERS`). ``step_dtype`` (a torch dtype; the sliced-head decoders only) runs the
+    sentence by construction (:mod:`hf_bioner.decoding.automaton`), written by ``decoder`` (a
+    name in :data:`DECODERS`, or a decoder :func:`make_decoder` made). ``step_dtype`` (a torch dtype; the sliced-head decoders only) runs the
     one-token steps in that dtype, e.g. bf16 for an fp32 model: faster, answers may differ
     slightly; ``prefill_dtype`` likewise reads the prompts in that dtype.
 
@@ -125,19 +130,31 @@ def generate_answers(
     """
     from tqdm.auto import tqdm
 
-    chosen = make_decoder(decoder, model, tokenizer, constraints is not None, step_dtype,
-                          prefill_dtype)  # fmt: skip
-    order = batch_order(prompts, constraints)
+    if isinstance(decoder, str):
+        chosen = make_decoder(decoder, model, tokenizer, constraints is not None, step_dtype,
+                              prefill_dtype)  # fmt: skip
+    else:  # a decoder made by make_decoder (benchmarks instrument one)
+        chosen = decoder
+    # A decoder that refills its batch takes several batches' rows at once (a bounded number,
+    # so its per-prompt tables stay small); the others one batch at a time.
+    refills = getattr(chosen, "refill", False)
+    order = batch_order(prompts, constraints, longest_first=refills)
     outputs: list[Answer] = [Answer("")] * len(prompts)
     model.eval()
     bar = tqdm(total=len(order), desc="generating", disable=not progress)
-    for start in range(0, len(order), batch_size):
-        ids = order[start : start + batch_size]
+    step = batch_size * REFILL_BATCHES if refills else batch_size
+    for start in range(0, len(order), step):
+        ids = order[start : start + step]
         batch_constraints = None if constraints is None else [constraints[i] for i in ids]
-        answers = chosen.generate([prompts[i] for i in ids], batch_constraints, max_new_tokens)
+        batch_prompts = [prompts[i] for i in ids]
+        if refills:
+            answers = chosen.generate(batch_prompts, batch_constraints, max_new_tokens,
+                                      batch_size=batch_size, on_done=bar.update)  # fmt: skip
+        else:
+            answers = chosen.generate(batch_prompts, batch_constraints, max_new_tokens)
+            bar.update(len(ids))
         for i, answer in zip(ids, answers, strict=True):
             outputs[i] = answer
-        bar.update(len(ids))
     bar.close()
     return outputs
 
