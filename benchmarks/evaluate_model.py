@@ -53,7 +53,7 @@ def tag_units(model, tokenizer, config, records, batch_size, constrained,
         out = predict_records(model, tokenizer, chunk, config["scheme"], batch_size,
                               progress=True, constrained=constrained,
                               prompt_style=config.get("prompt_style", "full"),
-                              step_dtype=steps)  # fmt: skip
+                              step_dtype=steps, prefill_dtype=steps)  # fmt: skip
         seconds = out["seconds"] / len(chunk)
         for i, record in enumerate(chunk):
             row = {**record, "predicted": out["predictions"][i], "output": out["outputs"][i],

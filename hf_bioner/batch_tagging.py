@@ -218,6 +218,20 @@ def merge_shards(output: str | Path, fmt: str, world: int) -> int:
     return written
 
 
+def split_into_shards(output: str | Path, fmt: str, world: int) -> int:
+    """Deal an output written in input order into its shard files (document i to shard
+    i % n): what resuming a sharded run starts from when a merged output exists. Returns the
+    number of documents dealt out; ``output`` itself is rewritten by the merge."""
+    if fmt not in ("jsonl", "pubtator"):
+        raise BioNerInputError(f"--num-proc writes jsonl or pubtator, not {fmt}")
+    with open(output, encoding="utf-8") as f:
+        items = list(f) if fmt == "jsonl" else list(_pubtator_blocks(f))
+    for rank in range(world):
+        with open(shard_path(output, rank, world), "w", encoding="utf-8") as out:
+            out.writelines(items[rank::world])
+    return len(items)
+
+
 def _pubtator_blocks(lines: Iterable[str]) -> Iterator[str]:
     """PubTator documents as text blocks, each ending with its blank line."""
     block = []

@@ -280,29 +280,32 @@ def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> int:
     """--num-proc N: N copies of this command on shards, then their outputs merged in order.
 
     With --resume each process continues its own shard file (``OUTPUT.partK-of-N``, kept
-    until the merge), so a run stopped part way loses only the documents being tagged; a run
-    whose merged output exists and left no shard files is complete and is not tagged again.
+    until the merge), so a run stopped part way loses only the documents being tagged. An
+    output written before (merged, or by one process: both in input order) is first dealt
+    out into the shard files, so its documents are not tagged again and any missing ones are.
     """
     import os
     import subprocess
 
-    from hf_bioner.batch_tagging import merge_shards, shard_path
+    from hf_bioner.batch_tagging import merge_shards, shard_path, split_into_shards
 
     n = args.num_proc
     if not args.output:
         raise BioNerInputError("--num-proc needs --output FILE")
+    fmt = args.format or "jsonl"
     parts = [shard_path(args.output, rank, n) for rank in range(n)]
     if args.resume and Path(args.output).exists() and not any(p.exists() for p in parts):
-        _note(f"{args.output} is complete (merged, no shard files left): nothing to resume")
-        return 0
-    fmt = args.format or "jsonl"
+        split_into_shards(args.output, fmt, n)
     threads = max(1, (os.cpu_count() or 1) // n)
     child_args = _without_option(argv, "--num-proc", takes_value=True)
     child_args = _without_option(child_args, "--output", takes_value=True)
+    gpu_each = not (args.device or "").startswith("cpu")
+    if gpu_each:  # each child sees its own GPU as cuda:0 (CUDA_VISIBLE_DEVICES below)
+        child_args = _without_option(child_args, "--device", takes_value=True)
     children = []
     for rank in range(n):
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        if "CUDA_VISIBLE_DEVICES" not in os.environ:
+        if gpu_each and "CUDA_VISIBLE_DEVICES" not in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = str(rank)  # one GPU each where there are GPUs
         command = [sys.executable, "-m", "hf_bioner.cli", *child_args, "--shard",
                    f"{rank}/{n}", "--output", str(shard_path(args.output, rank, n))]  # fmt: skip

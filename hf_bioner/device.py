@@ -49,7 +49,7 @@ def bf16_is_fast(cuda: bool) -> bool:
     """Whether bf16 speeds this device up (GPUs that support it; CPUs with bf16 units)."""
     import torch
 
-    return torch.cuda.is_bf16_supported() if cuda else cpu_has_bf16()
+    return torch.cuda.is_bf16_supported(including_emulation=False) if cuda else cpu_has_bf16()
 
 
 def resolve_device(device=None):
@@ -59,7 +59,7 @@ def resolve_device(device=None):
 
     if device is None:
         return torch.device("cuda:0" if cuda_available() else "cpu")
-    if isinstance(device, int):
+    if isinstance(device, int) and not isinstance(device, bool):
         device = "cpu" if device < 0 else f"cuda:{device}"
     try:
         resolved = torch.device(device)
@@ -69,6 +69,10 @@ def resolve_device(device=None):
         ) from None
     if resolved.type == "cuda" and not cuda_available():
         raise BioNerInputError(f"device {device!r} asked for, but torch sees no GPU")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise BioNerInputError(
+            f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} GPU(s)"
+        )
     return resolved
 
 

@@ -255,7 +255,9 @@ class BioNerPipeline(Pipeline):
             "progress": bool(progress),
             "decoder": decoder or DEFAULT_DECODER,
             "step_dtype": self._step_dtype(step_dtype or "auto"),
-            "prefill_dtype": self._step_dtype(prefill_dtype or "auto"),
+            # Prompts are read as the steps run unless asked: step_dtype="model" is then
+            # full precision throughout.
+            "prefill_dtype": self._step_dtype(prefill_dtype or step_dtype or "auto"),
         }
         check_decoder(forward["decoder"])
         if forward["constrained"] and self.scheme != "inline":

@@ -256,7 +256,8 @@ def test_tag_cli_folders_every_format_resume_and_processes(known_model, tmp_path
 def test_two_processes_resume_a_sharded_run_where_it_stopped(known_model, tmp_path):
     """--num-proc 2 --resume, after a run stopped with shard 0 written and shard 1 not: shard
     0's rows are kept as they are (one is marked by hand, and the mark survives), shard 1 is
-    tagged, the merge is in input order; a second --resume finds the run complete."""
+    tagged, the merge is in input order; --resume on a merged output missing its last
+    document tags only that one."""
     from hf_bioner.batch_tagging import shard_path
 
     texts = ["Ataxia is rare.", "患者有糖尿病。", "Lupus nephritis.", "Gout.", "糖尿病。"]
@@ -281,9 +282,13 @@ def test_two_processes_resume_a_sharded_run_where_it_stopped(known_model, tmp_pa
         ["Ataxia is rare."], ["患者有糖尿病。"], [], ["Gout."], ["糖尿病。"]]  # fmt: skip
     assert not shard_path(out, 0, 2).exists() and not shard_path(out, 1, 2).exists()
 
+    # The merged output is dealt back into shards: nothing is tagged again (the mark stays),
+    # and a document missing from it (the last one, cut off) is tagged.
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:-1]))
     again = run_cli("tag", "--model", known_model, "--input", str(source), "--output", str(out),
                     "--num-proc", "2", "--resume")  # fmt: skip
-    assert again.returncode == 0 and "is complete" in again.stderr
+    assert again.returncode == 0, again.stderr
     assert [json.loads(line) for line in out.read_text().splitlines()] == rows
 
 

@@ -20,6 +20,8 @@ SENTENCES = [
     ("Mutations in BRCA1 <1% of breast cancer (BC) cases.", ["Disease", "Chemical"]),
     ("乳腺癌患者术后复查，血常规正常。", ["疾病", "身体", "医学检验项目"]),
     ("IL-2 receptor alpha mRNA in Jurkat T cells.", ["protein", "DNA", "RNA", "cell_type"]),
+    # "<" right after an entity: a token may close the tag and copy the text's "<" ("><2").
+    ("CD4<200 and p<b cells.", ["protein", "cell_type"]),
 ]
 
 

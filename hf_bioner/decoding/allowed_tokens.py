@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
 from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
 
+# Cache layers whose rows can be joined by left-padding their keys and values.
+JOINABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
 
@@ -83,7 +85,7 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
             choices[i] = token
     for i, ids in enumerate(allowed):
         if not ids:  # released: nothing in the vocabulary spells the next byte
-            choices[i] = int(head(hidden[i]).argmax())
+            choices[i] = int(head(hidden[i].to(head.weight.dtype)).argmax())
     return choices
 
 
@@ -236,27 +238,31 @@ class AllowedTokenDecoder:
                     position_ids=position[:, None],
                 )
                 position = position + 1
-                joining = self._joining(batch, waiting, len(active), size, attention)
+                joining = self._joining(batch, waiting, len(active), size, cache, attention)
                 if joining:
                     rows = [batch.prompt_ids[i] for i in joining]
                     new_hidden, new_cache, new_attention, new_position, _ = self._read_prompts(
                         rows, share=False
                     )
                     attention = _join_caches(cache, attention, new_cache, new_attention)
-                    hidden = torch.cat([hidden, new_hidden.to(hidden.dtype)])
+                    hidden = torch.cat([hidden.float(), new_hidden.float()])
                     position = torch.cat([position, new_position])
                     active += joining
         return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
                 for machine, tokens, budget in zip(batch.machines, batch.answers, batch.budgets,
                                                    strict=True)]  # fmt: skip
 
-    def _joining(self, batch: Batch, waiting: list[int], active: int, size: int,
+    def _joining(self, batch: Batch, waiting: list[int], active: int, size: int, cache,
                  attention) -> list[int]:  # fmt: skip
         """The waiting rows that join the batch now (see :meth:`generate`): none unless a
-        quarter of the batch is free, and none once a sliding-window model's rows could reach
-        the window (joined caches are aligned by left padding, which a full window would cut)."""
+        quarter of the batch is free; none for caches that are not plain keys and values per
+        layer (recurrent or shared layers cannot be left-padded); and none once a
+        sliding-window model's rows could reach the window (joined caches are aligned by left
+        padding, which a full window would cut)."""
         room = size - active
         if not (self.refill and waiting and room >= max(1, size // 4)):
+            return []
+        if any(type(layer).__name__ not in JOINABLE_LAYERS for layer in cache.layers):
             return []
         joining = [waiting[-1 - n] for n in range(min(room, len(waiting)))]
         if self.sliding_window:

@@ -155,13 +155,15 @@ def _after_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[i
 
 
 def _before_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[int]]:
-    """Tokens made of the end of a tag and then text (up to a next ``<``), by that text."""
+    """Tokens made of the end of a tag and then text, by that text up to a next ``<``; a ``<``
+    right after the tag may be the text's own (``"><2"`` in ``CD4<200``), so such tokens are
+    kept under ``b"<"``, looked up where the text holds one."""
     found: dict[bytes, set[int]] = {}
     for data, token in index.inner_tag_ends:
         for split in range(len(data) - 1):
             end, rest = data[: split + 1], data[split + 1 :]
-            if data[split] == ord(">") and rest[:1] != b"<" and any(t.endswith(end) for t in tags):
-                found.setdefault(rest.split(b"<", 1)[0], set()).add(token)
+            if data[split] == ord(">") and any(t.endswith(end) for t in tags):
+                found.setdefault(rest.split(b"<", 1)[0] or b"<", set()).add(token)
     return {text: sorted(ids) for text, ids in found.items()}
 
 
