@@ -79,8 +79,10 @@ def main() -> None:
                             selector=EntitySelector.load(f"{args.model}/selector"))  # fmt: skip
     after = BioNerPipeline(model=model, tokenizer=tokenizer)
     settings = {
-        "before": (before, {"decoder": "allowed-tokens", "prefill_dtype": "model",
-                            "batch_size": 16}),
+        "before": (
+            before,
+            {"decoder": "allowed-tokens", "prefill_dtype": "model", "batch_size": 16},
+        ),
         "after": (after, {}),
     }
     results: dict = {}
