@@ -267,3 +267,21 @@ def test_cpu_and_trl_losses_train_alike(tmp_path, tiny_base):
     trl = train(tiny_config(tmp_path / "b", tiny_base, fused_lm_head=True, **common))
     assert ours["device"]["fused_lm_head"] is False and trl["device"]["fused_lm_head"] is True
     assert ours["train_loss"] == pytest.approx(trl["train_loss"], rel=1e-4)
+
+
+def test_a_second_pass_continues_the_adapter_it_is_given(tiny_model, tiny_base, tmp_path):
+    """--init-adapter: training starts from that adapter (its rank and weights, not a fresh
+    one of lora_r); at learning rate 0 the saved adapter is the one given, tensor for tensor.
+    """
+    from safetensors.torch import load_file
+
+    from hf_bioner.training import train
+
+    given = load_file(f"{tiny_model}/adapter_model.safetensors")
+    train(tiny_config(tmp_path, tiny_base, scheme="inline", max_steps=2, eval_size=0,
+                      learning_rate=0.0, lora_r=2, init_adapter=tiny_model))  # fmt: skip
+    saved = load_file(str(tmp_path / "run" / "adapter_model.safetensors"))
+    assert sorted(saved) == sorted(given)
+    assert all((saved[name] == given[name]).all() for name in given)
+    rank = next(t.shape[0] for name, t in given.items() if "lora_A" in name)
+    assert rank == 16 and rank != 2  # the given adapter's rank (TrainConfig's default r)
