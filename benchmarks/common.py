@@ -28,6 +28,27 @@ def save_result(name: str, payload: dict) -> Path:
     return path
 
 
+def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) -> float:
+    """Seconds for forward passes over whole texts (prompt + gold answer), shortest together,
+    batched like generation: the floor for any decoder that must emit those answers. The
+    GPU is synchronised before and after, so its queued work is counted."""
+    import time
+
+    import torch
+
+    texts = sorted(texts, key=len)
+    tokenizer.padding_side = "left"
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else lambda: None
+    sync()
+    started = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True)
+            model(**batch.to(model.device), logits_to_keep=1)
+    sync()
+    return time.perf_counter() - started
+
+
 def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list, dict]:
     """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes.
 

@@ -29,7 +29,7 @@ import shutil
 import time
 from pathlib import Path
 
-from common import eval_units, save_result
+from common import eval_units, save_result, teacher_forced_seconds
 
 from hf_bioner.decoding import generate_answers
 from hf_bioner.decoding.generation import make_decoder
@@ -94,21 +94,6 @@ def tagging_seconds(model, tokenizer, prompts, constraints, gold, batch_size, de
                                constraints=constraints, decoder=chosen)  # fmt: skip
     torch.cuda.synchronize() if torch.cuda.is_available() else None
     return time.perf_counter() - started, answers
-
-
-def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) -> float:
-    import torch
-
-    texts = sorted(texts, key=len)
-    tokenizer.padding_side = "left"
-    torch.cuda.synchronize() if torch.cuda.is_available() else None
-    started = time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True)
-            model(**batch.to(model.device), logits_to_keep=1)
-    torch.cuda.synchronize() if torch.cuda.is_available() else None
-    return time.perf_counter() - started
 
 
 def training_tokens_per_second(model, tokenizer, texts: list[str], batch_size: int,

@@ -25,7 +25,7 @@ import argparse
 import random
 import time
 
-from common import save_result
+from common import save_result, teacher_forced_seconds
 
 from hf_bioner.corpora import load_records
 from hf_bioner.inference import predict_records
@@ -34,20 +34,6 @@ from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.prompts import prompt_completion
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
-
-
-def teacher_forced_seconds(model, tokenizer, rows: list[dict], batch_size: int) -> float:
-    """Seconds for forward passes over prompt + gold completion, batched like generation."""
-    import torch
-
-    texts = sorted((r["prompt"] + r["completion"] for r in rows), key=len)
-    tokenizer.padding_side = "left"
-    started = time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True)
-            model(**batch.to(model.device), logits_to_keep=1)
-    return time.perf_counter() - started
 
 
 def as_predictions(found: list[list[dict]]) -> list[list[dict]]:
@@ -103,7 +89,9 @@ def main() -> None:
     started = time.perf_counter()
     naive_preds = predict_records(model, tokenizer, records, scheme, args.batch_size)["predictions"]
     naive_s = time.perf_counter() - started
-    limit_s = teacher_forced_seconds(model, tokenizer, rows, args.batch_size)
+    limit_s = teacher_forced_seconds(
+        model, tokenizer, [r["prompt"] + r["completion"] for r in rows], args.batch_size
+    )
 
     def row(seconds: float, preds=None) -> dict:
         result = {

@@ -100,7 +100,7 @@ def _tag_happy(model, tokenizer, bonus: float = 100.0):
     return model.eval()
 
 
-def _tiny(architecture: str, tiny_base: str):
+def _tiny(architecture: str, tiny_base: str, bonus: float = 100.0):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if architecture == "gemma3":
@@ -110,7 +110,7 @@ def _tiny(architecture: str, tiny_base: str):
         model = AutoModelForCausalLM.from_pretrained(tiny_base, max_position_embeddings=4096)
         tokenizer = AutoTokenizer.from_pretrained(tiny_base)
         tokenizer.pad_token = tokenizer.eos_token
-    return _tag_happy(model, tokenizer), tokenizer
+    return _tag_happy(model, tokenizer, bonus), tokenizer
 
 
 @pytest.mark.parametrize("architecture", ["llama", "gemma3"])

@@ -13,6 +13,7 @@ from hf_bioner.decoding.token_tables import TagTokens, VocabularyIndex, text_can
 from hf_bioner.models import PACKAGED_MODELS
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
+from tests.test_answer_budget import _tiny
 
 # Sentences with what makes tables hard: text holding "<" (two readings), Chinese (a token
 # may end inside a character), nested types, digits and brackets.
@@ -80,31 +81,15 @@ def test_a_tag_never_opens_on_whitespace_nor_closes_after_it():
     assert machine.advance(machine.start(), b"<Disease>breast  cancer</Disease>")
 
 
-def _tagging_model(architecture: str, tiny_base: str, bonus: float):
-    """A tiny random model with a bias towards tokens holding ``<``: with a small bonus it
-    tags some spans and copies the rest, so answers mix every kind of step. ``gemma3`` has
-    sliding-window layers (a window of 4,096 tokens, so rows may join a running batch)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from tests.test_answer_budget import _tag_happy
-    from tests.test_constrained import _tiny_gemma
-
-    if architecture == "gemma3":
-        model, tokenizer = _tiny_gemma(4096)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(tiny_base, max_position_embeddings=4096)
-        tokenizer = AutoTokenizer.from_pretrained(tiny_base)
-        tokenizer.pad_token = tokenizer.eos_token
-    return _tag_happy(model, tokenizer, bonus), tokenizer
-
-
 @pytest.mark.parametrize("architecture", ["llama", "gemma3"])
 def test_token_tables_write_the_answers_of_allowed_tokens(tiny_base, corpus_records,
                                                           architecture):  # fmt: skip
     """Real sentences of three corpora, batches of 5 that mix lengths and type sets (the new
     decoder lets waiting rows join its batch as rows finish; the old one does not): the new
     default decoder gives exactly the answers of the one it replaces, and they hold tags."""
-    model, tokenizer = _tagging_model(architecture, tiny_base, bonus=1.5)
+    # A small bonus for tokens holding "<": some spans tagged, the rest copied, so answers
+    # mix every kind of step; gemma3 has sliding-window layers (a window of 4,096 tokens).
+    model, tokenizer = _tiny(architecture, tiny_base, bonus=1.5)
     rows = []
     for corpus, split in (("ncbi_disease", "test"), ("jnlpba", "test"), ("cmeee", "dev")):
         types = type_set(corpus)

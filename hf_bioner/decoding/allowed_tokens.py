@@ -77,16 +77,25 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
         for n, i in enumerate(sliced):
             ids[n, : len(allowed[i])] = torch.tensor(allowed[i])
             valid[n, : len(allowed[i])] = True
-        scores = torch.einsum("nkh,nh->nk", weight[ids].float(), hidden[sliced].float())
-        if head.bias is not None:
-            scores = scores + head.bias[ids].float()
-        best = ids.gather(1, scores.masked_fill(~valid, float("-inf")).argmax(1, keepdim=True))
-        for i, token in zip(sliced, best.squeeze(1).tolist(), strict=True):
+        best = best_candidates(hidden[sliced], head, ids, valid)
+        for i, token in zip(sliced, best.tolist(), strict=True):
             choices[i] = token
     for i, ids in enumerate(allowed):
         if not ids:  # released: nothing in the vocabulary spells the next byte
             choices[i] = int(head(hidden[i].to(head.weight.dtype)).argmax())
     return choices
+
+
+def best_candidates(hidden, head, candidates, valid):
+    """For each row, the candidate (``candidates[n]`` where ``valid[n]``) with the highest
+    logit, scored in fp32 against only those rows of the head."""
+    import torch
+
+    scores = torch.einsum("nkh,nh->nk", head.weight[candidates].float(), hidden.float())
+    if head.bias is not None:
+        scores = scores + head.bias[candidates].float()
+    best = scores.masked_fill(~valid, float("-inf")).argmax(1, keepdim=True)
+    return candidates.gather(1, best).squeeze(1)
 
 
 def cache_argument(module) -> str:

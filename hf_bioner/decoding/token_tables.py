@@ -33,7 +33,12 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hf_bioner.decoding.allowed_tokens import AllowedTokenDecoder, Batch, _best_allowed
+from hf_bioner.decoding.allowed_tokens import (
+    AllowedTokenDecoder,
+    Batch,
+    _best_allowed,
+    best_candidates,
+)
 from hf_bioner.decoding.automaton import InlineAutomaton, State, TokenTable
 
 TEXT_CACHE_SIZE = 4096  # sentences whose copy candidates are kept (a sentence is often
@@ -283,6 +288,7 @@ class TableDecoder(AllowedTokenDecoder):
             copy_offsets=table.bases[1 : 1 + rows],
             tag_end_offsets=table.bases[1 + rows : 1 + 2 * rows],
             tag_offsets=[tag_base[tuple(machine.types)] for machine in base.machines],
+            tag_at=[self.index.tags(machine.types).at for machine in base.machines],
         )
 
     def _table_rows(self, batch: TableBatch, row: int) -> tuple[int, int, int] | None:
@@ -294,7 +300,7 @@ class TableDecoder(AllowedTokenDecoder):
         (state,) = states
         machine = batch.machines[row]
         close = state.stack[-1] if machine.can_close(state) else None
-        tags = self.index.tags(machine.types).at[state.partial, machine.can_open(state), close]
+        tags = batch.tag_at[row][state.partial, machine.can_open(state), close]
         copies = 0 if state.partial else batch.copy_offsets[row] + state.pos
         return copies, batch.tag_end_offsets[row] + state.pos, batch.tag_offsets[row] + tags
 
@@ -310,7 +316,7 @@ class TableDecoder(AllowedTokenDecoder):
             index = torch.tensor([rows[n] for n in looked_up], device=batch.table.ids.device)
             candidates, valid = batch.table.gather(index)
             part = hidden[looked_up] if len(looked_up) < len(active) else hidden
-            chosen = _best_candidates(part, self.head, candidates, valid)
+            chosen = best_candidates(part, self.head, candidates, valid)
             for n, token in zip(looked_up, chosen.tolist(), strict=True):
                 if self._accept(batch, active[n], token):
                     tokens[n] = token
@@ -357,22 +363,11 @@ class TableBatch(Batch):
     """A :class:`Batch` with its :class:`CandidateTable`: rows ``copy_offsets[i] + p`` and
     ``tag_end_offsets[i] + p`` are row ``i``'s two text rows at byte ``p``
     (:func:`text_candidates`); ``tag_offsets[i]`` is where its type set's :class:`TagTokens`
-    rows begin."""
+    rows begin, and ``tag_at[i]`` is that type set's ``at`` (row numbers by context)."""
 
     table: CandidateTable | None = None
     copy_offsets: list[int] = field(default_factory=list)
     tag_end_offsets: list[int] = field(default_factory=list)
     tag_offsets: list[int] = field(default_factory=list)
+    tag_at: list[dict] = field(default_factory=list)  # each row's TagTokens.at
     next_states: dict[int, frozenset | None] = field(default_factory=dict)
-
-
-def _best_candidates(hidden, head, candidates, valid):
-    """For each row, the candidate with the highest logit (scored in fp32, as the other
-    decoders score)."""
-    import torch
-
-    scores = torch.einsum("nkh,nh->nk", head.weight[candidates].float(), hidden.float())
-    if head.bias is not None:
-        scores = scores + head.bias[candidates].float()
-    best = scores.masked_fill(~valid, float("-inf")).argmax(1, keepdim=True)
-    return candidates.gather(1, best).squeeze(1)
