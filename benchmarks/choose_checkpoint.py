@@ -31,8 +31,8 @@ from pathlib import Path
 import common
 
 from hf_bioner.corpora import held_out_records, tuning_split
-from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained, load_trained_config
+from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.scoring import score
 from hf_bioner.training.data import seen_training_ids
 from hf_bioner.training.trainer import corpus_f1
@@ -85,13 +85,15 @@ def candidate_folder(run: Path, adapter: Path, folder: Path) -> Path:
 
 def evaluate(folder: Path, units: list, batch_size: int) -> dict:
     """Pooled and per-corpus strict scores of one candidate on the units."""
-    model, tokenizer, config = load_trained(folder, merge=True)
+    model, tokenizer, _config = load_trained(folder, merge=True)
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
     started = time.perf_counter()
-    out = predict_records(model, tokenizer, units, config["scheme"], batch_size, progress=True,
-                          constrained=config["scheme"] == "inline",
-                          prompt_style=config.get("prompt_style", "full"))  # fmt: skip
-    pooled = score(out["predictions"], [u["entities"] for u in units])
-    by_corpus = corpus_f1(out["predictions"], units)
+    # Full-precision steps, as the earlier choices were measured.
+    results = common.tag_records(tagger, units, decode_batch_size=batch_size, progress=True,
+                                 step_dtype="model")  # fmt: skip
+    predictions = [common.as_predictions(r["entities"]) for r in results]
+    pooled = score(predictions, [u["entities"] for u in units])
+    by_corpus = corpus_f1(predictions, units)
     return {key: pooled[key] for key in ("precision", "recall", "f1")} | {
         "corpus_f1": by_corpus,
         "mean_corpus_f1": round(sum(by_corpus.values()) / len(by_corpus), 4),

@@ -78,3 +78,27 @@ def record_parser(doc: str, folder: str, folder_help: str, record: str):
     parser.add_argument("--name", required=True, help=f"result name: {record}<name>.json")
     parser.add_argument("--training-command", required=True, help="the command that made it")
     return parser
+
+
+def as_predictions(entities: list[dict]) -> list[dict]:
+    """The pipeline's entities as the scorer reads them (``start, end, type, text``)."""
+    return [{"start": e["start"], "end": e["end"], "type": e["entity_group"], "text": e["word"]}
+            for e in entities]  # fmt: skip
+
+
+def tag_records(tagger, records: list[dict], **options) -> list[dict]:
+    """The pipeline's results for evaluation records (each one sentence of a known corpus),
+    in their order: the user's call with ``corpus=`` each record's own, ``split_sentences``
+    off, the generator's entities as they are (no selector, every type of a span) and each
+    prompt's answer (``return_answers``). ``options`` go to the call."""
+    results: list[dict | None] = [None] * len(records)
+    by_corpus: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        by_corpus.setdefault(record["corpus"], []).append(i)
+    for corpus, ids in by_corpus.items():
+        found = tagger([records[i]["text"] for i in ids], corpus=corpus, split_sentences=False,
+                       use_selector=False, one_type_per_span=False, return_answers=True,
+                       **options)  # fmt: skip
+        for i, result in zip(ids, found, strict=True):
+            results[i] = result
+    return results

@@ -31,6 +31,7 @@ import time
 from common import save_result
 
 from hf_bioner.corpora import load_records
+from hf_bioner.device import tag_batch_size
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
 from hf_bioner.schema import type_set
@@ -81,7 +82,7 @@ def main() -> None:
     settings = {
         "before": (
             before,
-            {"decoder": "allowed-tokens", "prefill_dtype": "model", "batch_size": 16},
+            {"decoder": "allowed-tokens", "prefill_dtype": "model", "decode_batch_size": 16},
         ),
         "after": (after, {}),
     }
@@ -107,7 +108,8 @@ def main() -> None:
         {
             "model": args.model,
             "torch_threads": torch.get_num_threads(),
-            "after_batch_size": after._sanitize_parameters()[1]["batch_size"],
+            "after_batch_size": tag_batch_size(after.device),
+            "after_prompts_per_call": after._batch_size,
             "data": sizes,
             "precision": results["after"]["ncbi_disease"]["precision"],
             "recall": results["after"]["ncbi_disease"]["recall"],

@@ -1,8 +1,8 @@
 """Strict P/R/F1 of a trained hf-bioner model on the evaluation split of its corpora.
 
 Test split for NCBI-disease, BC5CDR, JNLPBA and GENIA, dev for CMeEE (its test is unlabelled).
-Tags by batched greedy generation (``hf_bioner.inference``), constrained to valid answers and
-free, side by side on the same units; decodes, scores, and saves
+Tags through the pipeline users call (``pipeline("bio-ner")`` with ``corpus=``, each unit one
+sentence), constrained to valid answers and free, side by side on the same units; decodes, scores, and saves
 ``benchmarks/results/eval_<name>.json`` with pooled and per-corpus micro P/R/F1, per-type
 scores, decode problems and sentences/s.
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
-from common import eval_units, save_result
+from common import as_predictions, eval_units, save_result, tag_records
 
-from hf_bioner.decoding import step_dtype
 from hf_bioner.formats import write_jsonl
-from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
+from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.scoring import score
 
 CHUNK_UNITS = 128  # units tagged between two appends to the predictions file
@@ -40,24 +40,30 @@ def saved_rows(path: str | None) -> dict[str, dict]:
     return {row["id"]: row for row in map(json.loads, filter(None, complete))}
 
 
-def tag_units(model, tokenizer, config, records, batch_size, constrained,
-              saved: dict[str, dict], sink=None, steps=None) -> list[dict]:  # fmt: skip
+def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], sink=None,
+              steps="auto") -> list[dict]:  # fmt: skip
     """Prediction rows of the records (in their order): saved rows reused, the others tagged
-    in chunks of similar length, each chunk written to ``sink`` as soon as it is done."""
+    in chunks of similar length, each chunk written to ``sink`` as soon as it is done.
+
+    Tagging is the user's call (:func:`common.tag_records`): the generator's entities as they
+    are, ``selector_ablation.py`` scores the saved ones with the selector.
+    """
     rows = {r["id"]: saved[r["id"]] for r in records
             if r["id"] in saved and saved[r["id"]]["text"] == r["text"]}  # fmt: skip
-    steps_name = str(steps or model.dtype).removeprefix("torch.")
+    steps_name = str(tagger._step_dtype(steps) or tagger.model.dtype).removeprefix("torch.")
     todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
     for start in range(0, len(todo), CHUNK_UNITS):
         chunk = todo[start : start + CHUNK_UNITS]
-        out = predict_records(model, tokenizer, chunk, config["scheme"], batch_size,
-                              progress=True, constrained=constrained,
-                              prompt_style=config.get("prompt_style", "full"),
-                              step_dtype=steps, prefill_dtype=steps)  # fmt: skip
-        seconds = out["seconds"] / len(chunk)
-        for i, record in enumerate(chunk):
-            row = {**record, "predicted": out["predictions"][i], "output": out["outputs"][i],
-                   "problems": out["problems"][i], "cut": out["cut"][i], "seconds": seconds,
+        started = time.perf_counter()
+        results = tag_records(tagger, chunk, constrained=constrained, progress=True,
+                              decode_batch_size=batch_size, step_dtype=steps,
+                              prefill_dtype=steps)  # fmt: skip
+        seconds = (time.perf_counter() - started) / len(chunk)
+        for record, result in zip(chunk, results, strict=True):
+            (answer,) = result["answers"]  # one sentence, one type set: one prompt
+            row = {**record, "predicted": as_predictions(result["entities"]),
+                   "output": answer["answer"],
+                   "problems": answer["problems"], "cut": answer["cut"], "seconds": seconds,
                    "step_dtype": steps_name}  # fmt: skip
             rows[record["id"]] = row
             if sink is not None:
@@ -87,14 +93,14 @@ def corpus_result(rows: list[dict], tokenizer) -> dict:
     }
 
 
-def evaluate_decoding(model, tokenizer, config, data: dict[str, list], decoding: str,
-                      batch_size: int, saved: dict, sink, steps=None) -> tuple[dict, list[dict]]:  # fmt: skip
+def evaluate_decoding(tagger, data: dict[str, list], decoding: str, batch_size: int,
+                      saved: dict, sink, steps="auto") -> tuple[dict, list[dict]]:  # fmt: skip
     """Pooled and per-corpus results of one decoding over every corpus, and its rows."""
     per_corpus, all_rows = {}, []
     for name, records in data.items():
-        rows = tag_units(model, tokenizer, config, records, batch_size,
-                         decoding == "constrained", saved, sink, steps)  # fmt: skip
-        per_corpus[name] = result = corpus_result(rows, tokenizer)
+        rows = tag_units(tagger, records, batch_size, decoding == "constrained", saved, sink,
+                         steps)  # fmt: skip
+        per_corpus[name] = result = corpus_result(rows, tagger.tokenizer)
         all_rows += rows
         shown = ("precision", "recall", "f1", "sentences_per_second",
                  "generated_tokens_per_sentence")  # fmt: skip
@@ -142,6 +148,7 @@ def main() -> None:
     if args.resume and (not args.save_predictions or args.decoding == "both"):
         parser.error("--resume needs --save-predictions and one --decoding")
     model, tokenizer, config = load_trained(args.model, merge=True)
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
     corpora = args.corpora.split(",") if args.corpora else config["corpora"]
     decodings = ["constrained", "free"] if args.decoding == "both" else [args.decoding]
     if config["scheme"] != "inline":
@@ -149,7 +156,7 @@ def main() -> None:
     data, sizes = {}, {}
     for name in corpora:
         data[name], sizes[name] = eval_units(name, args.data_dir, args.limit)
-    steps = step_dtype(model, args.step_dtype)
+    tagger._step_dtype(args.step_dtype)  # a bad name fails before anything is tagged
     saved = saved_rows(args.save_predictions) if args.resume else {}
     if args.resume:  # drop a cut-off last line before appending after it
         write_jsonl(saved.values(), args.save_predictions)
@@ -158,8 +165,8 @@ def main() -> None:
     for decoding in decodings:
         first = decoding == decodings[0]  # the decoding whose predictions are saved
         results[decoding], rows = evaluate_decoding(
-            model, tokenizer, config, data, decoding, args.batch_size,
-            saved if first else {}, sink if first else None, steps,
+            tagger, data, decoding, args.batch_size, saved if first else {},
+            sink if first else None, args.step_dtype,
         )  # fmt: skip
         kept += rows if first else []
     main_decoding = decodings[0]

@@ -25,7 +25,7 @@ import argparse
 import random
 import time
 
-from common import save_result, teacher_forced_seconds
+from common import as_predictions, save_result, teacher_forced_seconds
 
 from hf_bioner.corpora import load_records
 from hf_bioner.inference import predict_records
@@ -34,11 +34,6 @@ from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.prompts import prompt_completion
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
-
-
-def as_predictions(found: list[list[dict]]) -> list[list[dict]]:
-    return [[{"start": e["start"], "end": e["end"], "type": e["entity_group"]} for e in ents]
-            for ents in found]  # fmt: skip
 
 
 def main() -> None:
@@ -82,8 +77,8 @@ def main() -> None:
         # Each record is one sentence: tag it with its own corpus's types, as in evaluation.
         started = time.perf_counter()
         found = tagger([r["text"] for r in records], corpus=args.corpus,
-                       batch_size=args.batch_size, **options)  # fmt: skip
-        timed[name] = (time.perf_counter() - started, as_predictions(found))
+                       decode_batch_size=args.batch_size, **options)  # fmt: skip
+        timed[name] = (time.perf_counter() - started, [as_predictions(e) for e in found])
         print(name, round(timed[name][0], 1), "s")
 
     started = time.perf_counter()

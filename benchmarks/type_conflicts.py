@@ -95,7 +95,7 @@ def saved_candidates(folder: str, corpus: str, records: list[dict]) -> list[list
 
 def add_sentence_offsets(tagger, text: str, entities: list[dict]) -> None:
     """Which of the pipeline's sentences of ``text`` each entity is in (for sentence-vote)."""
-    starts = sorted({unit["offset"] for unit in tagger.preprocess(text)["units"]})
+    starts = sorted({unit["offset"] for unit in tagger.units(text)})
     for entity in entities:
         entity["sentence_offset"] = max(s for s in starts if s <= entity["start"])
 

@@ -390,7 +390,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer, device=device,
                             selector=None if args.no_selector else "auto")  # fmt: skip
     _note(f"tagging on {tagger.device}")
-    options = {"batch_size": args.batch_size or tag_batch_size(tagger.device)}
+    options = {"decode_batch_size": args.batch_size or tag_batch_size(tagger.device)}
     if args.types:
         options["types"] = _split_names(args.types)
     if args.language:
@@ -657,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument(
         "--batch-size",
         type=int,
-        help="sentences per generation batch (default: 256 on a GPU, 64 on a CPU with bf16 "
+        help="sentences decoded side by side (default: 256 on a GPU, 64 on a CPU with bf16 "
         "units, else 16)",
     )
     tag.add_argument("--device", help="cpu, cuda or cuda:N (default: the first GPU, else the CPU)")

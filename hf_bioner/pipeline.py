@@ -1,45 +1,51 @@
 """``pipeline("bio-ner")``: texts in, entities with exact character offsets out.
 
-Like ``transformers``' ``TokenClassificationPipeline``, the work is split into three steps:
+A :class:`transformers.ChunkPipeline`, driven by transformers' own ``Pipeline.__call__``:
 
 ``preprocess``
-    split each text into sentences (offsets kept), detect each sentence's language (mixed
-    English / Chinese documents are common), and build one prompt per sentence and
-    entity-type set: by default the trained type sets of that language, each distinct type
-    prompted once where possible (a set whose types another set already covers is skipped);
-    or one named ``corpus``; or the caller's own types;
+    one text in, one chunk per prompt out: split the text into sentences (offsets kept),
+    detect each sentence's language (mixed English / Chinese documents are common), and build
+    one prompt per sentence and entity-type set: by default the trained type sets of that
+    language, each distinct type prompted once where possible (a set whose types another set
+    already covers is skipped); or one named ``corpus``; or the caller's own types;
 ``_forward``
-    batched greedy generation of every prompt at once, constrained to valid answers for the
-    ``inline`` scheme (:mod:`hf_bioner.decoding`);
+    a batch of chunks in (``batch_size`` of them, from one text or several: transformers'
+    data loader fills the batch across texts): greedy generation of every prompt, constrained
+    to valid answers for the ``inline`` scheme (:mod:`hf_bioner.decoding`), each answer
+    decoded to entities in its text's offsets, and every entity of the batch scored by the
+    selector in one pass;
 ``postprocess``
-    decode each answer back to offsets in the sentence, shift them to the document, merge the
-    type sets, score with the selector, drop what falls under its thresholds, and give each
-    span one type: when two type sets tag the same span with different types, the model's
-    type arbiter (:mod:`hf_bioner.arbiter`) picks the type its name fits best (without
-    an arbiter, the type furthest above its selector threshold; without a selector, the
-    type set listed first in the model's config), sort.
+    one text's chunks in: merge its type sets, drop what falls under the selector's
+    thresholds, and give each span one type: when two type sets tag the same span with
+    different types, the model's type arbiter (:mod:`hf_bioner.arbiter`) picks the type its
+    name fits best (without an arbiter, the type furthest above its selector threshold;
+    without a selector, the type set listed first in the model's config); sort.
 
-A list of texts is tagged in one batch (sentences of all texts sorted by length). A text
-that is not a string, or is empty, yields ``None`` in the results with a warning naming it;
-the other texts are still tagged. Nothing is cut silently: a sentence whose answer ran out of
-tokens is still copied to its end (untagged after the cut), named in a warning, and listed by
-``return_incomplete=True`` (each result is then ``{"entities", "incomplete"}``).
+A text that is not a string, or is empty, yields ``None`` in a list's results with a warning
+naming it; the other texts are still tagged. Nothing is cut silently: a sentence whose answer
+ran out of tokens is still copied to its end (untagged after the cut), named in a warning,
+and listed by ``return_incomplete=True`` (each result is then ``{"entities", "incomplete"}``).
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from transformers import Pipeline
+from transformers.pipelines.base import ChunkPipeline
 
 from hf_bioner.arbiter.conflicts import one_type_per_span
 from hf_bioner.components import load_arbiter, load_selector
-from hf_bioner.decoding import DEFAULT_DECODER, check_decoder, generate_answers, step_dtype
+from hf_bioner.decoding import (
+    DEFAULT_DECODER,
+    REFILL_BATCHES,
+    check_decoder,
+    generate_answers,
+    step_dtype,
+)
 from hf_bioner.device import tag_batch_size
 from hf_bioner.model_format import MODEL_CONFIG_NAME, type_sets_from_config
 from hf_bioner.models import load_trained
@@ -56,7 +62,7 @@ TASK = "bio-ner"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
 MAX_UNIT_CHARS = 600  # longer "sentences" (tables, lists, no punctuation) are cut into pieces
 # The warning for a sentence whose answer ran out of tokens (a regex, to filter it by).
-CUT_WARNING = r"text \d+: characters \d+-\d+ were not fully tagged"
+CUT_WARNING = r".*characters \d+-\d+ were not fully tagged"
 
 
 def bounded_units(text: str, start: int, end: int, limit: int = MAX_UNIT_CHARS) -> list[tuple]:
@@ -182,7 +188,7 @@ class _Unloadable:
         raise self.error
 
 
-class BioNerPipeline(Pipeline):
+class BioNerPipeline(ChunkPipeline):
     """Biomedical NER by constrained generation; see the module docstring."""
 
     _load_processor = False
@@ -209,6 +215,8 @@ class BioNerPipeline(Pipeline):
         super().__init__(model, *args, **kwargs)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self._batch_size is None:  # transformers' default (1) would decode one row at a time
+            self._batch_size = REFILL_BATCHES * tag_batch_size(self.device)
         # One device for every part: the selector scores where the generator generates. A
         # selector the pipeline loaded itself is made ready for scoring (merged, bf16 where
         # bf16 is fast); one passed in is used as it is.
@@ -218,6 +226,26 @@ class BioNerPipeline(Pipeline):
                 self.selector.for_inference(self._step_dtype("auto"))
         logger.info("bio-ner pipeline on %s", self.device)
 
+    def __call__(self, inputs, **kwargs):
+        """Tag one text (-> its entities) or a list of texts (-> a list, in order).
+
+        A list, a generator or a ``datasets.Dataset`` of texts is tagged in batches of
+        ``batch_size`` prompts (one prompt per sentence and type set; transformers' own
+        option), which may mix the sentences of several texts; a generator or a dataset is
+        tagged lazily (an iterator comes back). Options: see :meth:`_sanitize_parameters`.
+        One text that cannot be tagged raises :class:`BioNerInputError`; in a list it yields
+        ``None`` and a warning, and the other texts are still tagged.
+        """
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if isinstance(inputs, list) and not inputs:
+            return []  # Pipeline.__call__ looks at inputs[0]
+        if isinstance(inputs, str) or not isinstance(inputs, Iterable):
+            problem = text_problem(inputs)
+            if problem:
+                raise BioNerInputError(problem)
+        return super().__call__(inputs, **kwargs)
+
     # ------------------------------------------------------------------ parameters
 
     def _sanitize_parameters(
@@ -225,7 +253,8 @@ class BioNerPipeline(Pipeline):
         types: Sequence[str] | Mapping[str, str] | None = None,
         language: str | None = None,
         corpus: str | None = None,
-        batch_size: int | None = None,
+        split_sentences: bool | None = None,
+        decode_batch_size: int | None = None,
         constrained: bool | None = None,
         max_new_tokens: int | None = None,
         progress: bool | None = None,
@@ -237,55 +266,126 @@ class BioNerPipeline(Pipeline):
         one_type_per_span: bool | None = None,
         num_threads: int | None = None,
         return_incomplete: bool | None = None,
-        **kwargs,
+        return_answers: bool | None = None,
+        **unknown,
     ):
-        if kwargs:
-            raise BioNerInputError(f"unknown bio-ner option(s): {', '.join(sorted(kwargs))}")
+        """Check the options and deal them to the three steps.
+
+        ``preprocess``: ``types`` (labels the model knows, or ``{name: definition}`` for
+        zero-shot types), ``language`` ('en' / 'zh'; default: detected per sentence),
+        ``corpus`` (that corpus's type set alone), ``split_sentences`` (False: each text is
+        one sentence, as in the evaluation sets).
+        ``_forward``: ``decode_batch_size`` (rows decoded side by side; default: the
+        device's, :func:`~hf_bioner.device.tag_batch_size`), ``constrained``,
+        ``max_new_tokens``, ``progress``, ``decoder``, ``step_dtype`` / ``prefill_dtype``
+        (:func:`~hf_bioner.decoding.step_dtype`), ``use_selector``, ``num_threads`` (torch
+        threads for the call, restored after).
+        ``postprocess``: ``threshold`` (one selector threshold for every type instead of the
+        calibrated ones), ``one_type_per_span``, ``return_incomplete``, ``return_answers``
+        (each prompt's raw answer and its decode problems: what the evaluation records).
+        Only the options given are returned, so options given to ``pipeline()`` hold for
+        every call that does not set them again.
+        """
+        if unknown:
+            raise BioNerInputError(f"unknown bio-ner option(s): {', '.join(sorted(unknown))}")
+        self._check_types(types)
         if language not in (None, "en", "zh"):
             raise BioNerInputError(f"language must be 'en' or 'zh', not {language!r}")
         if corpus is not None and corpus not in self.type_sets:
             raise BioNerInputError(
                 f"this model was not trained on {corpus!r}; it knows {', '.join(self.type_sets)}"
             )
-        preprocess = {"types": types, "language": language, "corpus": corpus}
-        forward = {
-            "batch_size": batch_size or tag_batch_size(self.device),
-            "constrained": self.scheme == "inline" if constrained is None else constrained,
-            "max_new_tokens": max_new_tokens,
-            "progress": bool(progress),
-            "decoder": decoder or DEFAULT_DECODER,
-            "step_dtype": self._step_dtype(step_dtype or "auto"),
-            # Prompts are read as the steps run unless asked: step_dtype="model" is then
-            # full precision throughout.
-            "prefill_dtype": self._step_dtype(prefill_dtype or step_dtype or "auto"),
-        }
-        check_decoder(forward["decoder"])
-        if forward["constrained"] and self.scheme != "inline":
+        if decoder is not None:
+            check_decoder(decoder)
+        for dtype in (step_dtype, prefill_dtype):
+            if dtype is not None:
+                self._step_dtype(dtype)  # raises on a name that is not a dtype
+        if constrained and self.scheme != "inline":
             raise BioNerInputError("constrained decoding needs a model trained with scheme=inline")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise BioNerInputError(f"threshold must be between 0 and 1, not {threshold!r}")
-        use = self.selector is not None and use_selector is not False
         if use_selector and self.selector is None:
             raise BioNerInputError(
                 "this model has no selector (train one: hf-bioner train-selector)"
             )
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise BioNerInputError(f"num_threads must be a positive integer, not {num_threads!r}")
-        forward["num_threads"] = num_threads
-        postprocess = {
-            "types": types,
-            "use_selector": use,
-            "threshold": threshold,
-            "one_type_per_span": one_type_per_span is not False,
-            "return_incomplete": bool(return_incomplete),
-        }
+        if decode_batch_size is not None and (
+            not isinstance(decode_batch_size, int) or decode_batch_size < 1
+        ):
+            raise BioNerInputError(
+                f"decode_batch_size must be a positive integer, not {decode_batch_size!r}"
+            )
+        labels = None if types is None or isinstance(types, Mapping) else frozenset(types)
+
+        def given(**options) -> dict:
+            return {k: v for k, v in options.items() if v is not None}
+
+        preprocess = given(types=types, language=language, corpus=corpus,
+                           split_sentences=split_sentences)  # fmt: skip
+        forward = given(labels=labels, decode_batch_size=decode_batch_size,
+                        constrained=constrained, max_new_tokens=max_new_tokens,
+                        progress=progress, decoder=decoder, step_dtype=step_dtype,
+                        prefill_dtype=prefill_dtype, use_selector=use_selector,
+                        num_threads=num_threads)  # fmt: skip
+        postprocess = given(threshold=threshold, one_type_per_span=one_type_per_span,
+                            return_incomplete=return_incomplete,
+                            return_answers=return_answers)  # fmt: skip
         return preprocess, forward, postprocess
+
+    def _check_types(self, types) -> None:
+        """Refuse ``types`` that are neither labels this model knows nor a definitions map."""
+        if types is None:
+            return
+        if isinstance(types, Mapping):
+            custom_type_set(types, "en")  # raises on a bad mapping
+            return
+        if isinstance(types, str) or not isinstance(types, Iterable):
+            raise BioNerInputError(
+                f"types must be a list of labels or a {{name: definition}} mapping, not {types!r}"
+            )
+        known = {t.label for s in self.type_sets.values() for t in s.types}
+        unknown = set(types) - known
+        if unknown:
+            raise BioNerInputError(
+                f"unknown entity type(s) {', '.join(sorted(unknown))}; this model knows "
+                f"{', '.join(sorted(known))} (or pass types as {{name: definition}})"
+            )
 
     def _step_dtype(self, name: str):
         """The dtype of the one-token decoding steps (:func:`hf_bioner.decoding.step_dtype`)."""
         return step_dtype(self.model, name)
 
-    # ------------------------------------------------------------------ steps
+    # ------------------------------------------------------------------ preprocess
+
+    def units(self, text: str, types=None, language=None, corpus=None,
+              split_sentences: bool = True) -> list[dict]:  # fmt: skip
+        """The prompts of one text: one per sentence and type set.
+
+        Each unit is ``{offset, sentence, type_set, rank, prompt}``: the sentence's offset in
+        the text, its type set, the set's rank among the sentence's sets (the model config's
+        order, which breaks type ties) and the prompt. Sentences longer than
+        :data:`MAX_UNIT_CHARS` are cut into pieces unless ``split_sentences`` is False.
+        """
+        # Zero-shot types need their definitions; trained ones the prompt the model learned.
+        style = "full" if isinstance(types, Mapping) else self.prompt_style
+        if split_sentences:
+            spans = sentence_spans(text, language)
+            pieces = [piece for s, e in spans for piece in bounded_units(text, s, e)]
+        else:
+            pieces = [(0, len(text))]
+        units = []
+        sets_by_language: dict[str, list[TypeSet]] = {}
+        for start, end in pieces:
+            sentence = text[start:end]
+            lang = language or detect_language(sentence)  # per sentence: documents mix
+            if lang not in sets_by_language:
+                sets_by_language[lang] = self._task_type_sets(lang, types, corpus)
+            for rank, types_ in enumerate(sets_by_language[lang]):
+                prompt = instruction(sentence, types_, self.scheme, style)
+                units.append({"offset": start, "sentence": sentence, "type_set": types_,
+                              "rank": rank, "prompt": prompt})  # fmt: skip
+        return units
 
     def _task_type_sets(self, language: str, types, corpus: str | None) -> list[TypeSet]:
         """The type sets to prompt with for a sentence in ``language``."""
@@ -298,131 +398,106 @@ class BioNerPipeline(Pipeline):
             logger.warning("model was not trained on %s text; using all its types", language)
             sets = list(self.type_sets.values())
         if types is not None:
-            wanted = set(types)
-            known = {t.label for s in self.type_sets.values() for t in s.types}
-            unknown = wanted - known
-            if unknown:
-                raise BioNerInputError(
-                    f"unknown entity type(s) {', '.join(sorted(unknown))}; this model knows "
-                    f"{', '.join(sorted(known))} (or pass types as {{name: definition}})"
-                )
-            sets = [s for s in sets if wanted & set(s.labels)]
+            sets = [s for s in sets if set(types) & set(s.labels)]
         return covering_type_sets(sets)
 
-    def preprocess(self, text, types=None, language=None, corpus=None) -> dict[str, Any]:
-        problem = text_problem(text)
-        if problem:
-            raise BioNerInputError(problem)
-        # Zero-shot types need their definitions; trained ones the prompt the model learned.
-        style = "full" if isinstance(types, Mapping) else self.prompt_style
-        units = []
-        sets_by_language: dict[str, list[TypeSet]] = {}
-        spans = sentence_spans(text, language)
-        for start, end in (piece for s, e in spans for piece in bounded_units(text, s, e)):
-            sentence = text[start:end]
-            lang = language or detect_language(sentence)  # per sentence: documents mix
-            if lang not in sets_by_language:
-                sets_by_language[lang] = self._task_type_sets(lang, types, corpus)
-            for rank, types_ in enumerate(sets_by_language[lang]):
-                units.append(
-                    {
-                        "offset": start,
-                        "sentence": sentence,
-                        "type_set": types_,
-                        "rank": rank,
-                        "prompt": instruction(sentence, types_, self.scheme, style),
-                    }
-                )
-        return {"text": text, "units": units}
+    def preprocess(self, text, types=None, language=None, corpus=None,
+                   split_sentences=True) -> Iterator[dict]:  # fmt: skip
+        """One chunk per unit of the text (:meth:`units`); the last has ``is_last``.
 
-    def _forward(self, model_inputs, batch_size=16, constrained=True, max_new_tokens=None,
-                 progress=False, decoder=DEFAULT_DECODER, step_dtype=None,
-                 prefill_dtype=None):  # fmt: skip
-        units = model_inputs["units"]
+        Every chunk carries the text. A text that cannot be tagged, or has no unit (no type
+        set of its language among ``types``), is one chunk without a unit, so that its
+        result (None, or no entities) still comes back in its place.
+        """
+        problem = text_problem(text)
+        units = [] if problem else self.units(text, types, language, corpus, split_sentences)
+        if not units:
+            yield {"text": text, "unit": None, "problem": problem, "is_last": True}
+            return
+        for i, unit in enumerate(units):
+            yield {"text": text, "unit": unit, "problem": None, "is_last": i == len(units) - 1}
+
+    # ------------------------------------------------------------------ _forward
+
+    def _forward(self, model_inputs, labels=None, decode_batch_size=None, constrained=None,
+                 max_new_tokens=None, progress=False, decoder=DEFAULT_DECODER,
+                 step_dtype=None, prefill_dtype=None, use_selector=None,
+                 num_threads=None):  # fmt: skip
+        """Generate the answers of a batch of chunks (of one or several texts), decode them
+        to entities in their text's offsets, and score those with the selector (one batch).
+
+        Returns the chunks with ``entities`` (their ``score`` None when not scored),
+        ``answer``, its decode ``problems`` and ``cut`` (the answer spent its token budget)
+        added; batched in, batched out.
+        """
+        batched = isinstance(model_inputs["is_last"], list)
+        chunks = unbatch(model_inputs) if batched else [model_inputs]
+        todo = [c for c in chunks if c["unit"] is not None]
+        constrained = self.scheme == "inline" if constrained is None else constrained
+        use_selector = self.selector is not None if use_selector is None else use_selector
+        with torch_threads(num_threads):
+            answers = self._generate([c["unit"] for c in todo], decode_batch_size, constrained,
+                                     max_new_tokens, progress, decoder, step_dtype,
+                                     prefill_dtype)  # fmt: skip
+            for chunk in chunks:
+                chunk["entities"], chunk["answer"], chunk["problems"], chunk["cut"] = (
+                    [],
+                    None,
+                    [],
+                    False,
+                )
+            for chunk, answer in zip(todo, answers, strict=True):
+                chunk["entities"], chunk["problems"] = self._decode(
+                    chunk["text"], chunk["unit"], answer.text, labels
+                )
+                chunk["answer"], chunk["cut"] = answer.text, answer.cut
+            if use_selector:
+                self._score([(e, c["unit"]) for c in todo for e in c["entities"]])
+        return rebatch(chunks) if batched else chunks[0]
+
+    def _generate(self, units: list[dict], decode_batch_size, constrained, max_new_tokens,
+                  progress, decoder, step_dtype, prefill_dtype) -> list:  # fmt: skip
+        """The answers of the units' prompts (:func:`~hf_bioner.decoding.generate_answers`)."""
+        if not units:
+            return []
         constraints = None
         if constrained:
             constraints = [(u["sentence"], u["type_set"].names) for u in units]
-        answers = generate_answers(
+        steps = self._step_dtype(step_dtype or "auto")
+        # Prompts are read as the steps run unless asked: step_dtype="model" is then full
+        # precision throughout.
+        prefill = self._step_dtype(prefill_dtype or step_dtype or "auto")
+        return generate_answers(
             self.model,
             self.tokenizer,
             [u["prompt"] for u in units],
-            batch_size=batch_size,
+            batch_size=decode_batch_size or tag_batch_size(self.device),
             max_new_tokens=max_new_tokens,
             progress=progress,
             constraints=constraints,
             decoder=decoder,
-            step_dtype=step_dtype,
-            prefill_dtype=prefill_dtype,
+            step_dtype=steps,
+            prefill_dtype=prefill,
         )
-        outputs, cut = [a.text for a in answers], [a.cut for a in answers]
-        return {**model_inputs, "outputs": outputs, "cut": cut}
 
-    def postprocess(self, model_outputs, types=None, use_selector=False, threshold=None,
-                    one_type_per_span=True, return_incomplete=False):  # fmt: skip
-        """Entities of one text, scored and filtered by the selector when it is used."""
-        decoded = [self._decode(model_outputs, types)]
-        return self._entities(decoded, use_selector, threshold, one_type_per_span)[0]
+    def _decode(self, text: str, unit: dict, answer: str, labels=None) -> tuple[list, list]:
+        """The entities of one answer, in the text's offsets (only ``labels`` if given), and
+        what could not be decoded (:func:`hf_bioner.tagging.decode`)."""
+        names = unit["type_set"].display_names()
+        found, problems = decode(answer, unit["sentence"], self.scheme, type_names=names)
+        entities = []
+        for e in found:
+            if labels is not None and e["type"] not in labels:
+                continue
+            start, end = unit["offset"] + e["start"], unit["offset"] + e["end"]
+            entities.append({"entity_group": e["type"], "start": start, "end": end,
+                             "word": text[start:end], "score": None})  # fmt: skip
+        return entities, problems
 
-    def _decode(self, model_outputs, types=None) -> list[tuple[dict, dict]]:
-        """(entity, the unit it was found in) pairs of one text, sorted by start, longer first.
-
-        The unit is the sentence the selector reads the entity in.
-        """
-        text = model_outputs["text"]
-        wanted = set(types) if types is not None and not isinstance(types, Mapping) else None
-        found: dict[tuple[int, int, str], tuple[dict, dict]] = {}
-        for unit, output in zip(model_outputs["units"], model_outputs["outputs"], strict=True):
-            names = unit["type_set"].display_names()
-            entities, _problems = decode(output, unit["sentence"], self.scheme, type_names=names)
-            for e in entities:
-                if wanted is not None and e["type"] not in wanted:
-                    continue
-                start, end = unit["offset"] + e["start"], unit["offset"] + e["end"]
-                entity = {
-                    "entity_group": e["type"],
-                    "start": start,
-                    "end": end,
-                    "word": text[start:end],
-                    "score": None,
-                }
-                found[start, end, e["type"]] = (entity, unit)
-        return [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
-
-    def _entities(self, decoded: list[list[tuple[dict, dict]]], use_selector: bool,
-                  threshold: float | None, single_type: bool = True) -> list[list[dict]]:  # fmt: skip
-        """The entities of each text: scored by the selector (one batch for all texts),
-        filtered by the threshold, then one type per span (:func:`one_type_per_span`)."""
-        kept: dict[int, bool] = {}
-        thresholds: dict[str, float] = {}
-        if use_selector:
-            pairs = [pair for pairs in decoded for pair in pairs]
-            thresholds = {e["entity_group"]: self._threshold(e["entity_group"], threshold)
-                          for e, _unit in pairs}  # fmt: skip
-            kept = dict(zip((id(e) for e, _ in pairs), self._select(pairs, thresholds),
-                            strict=True))  # fmt: skip
-        results = []
-        for pairs in decoded:
-            pairs = [pair for pair in pairs if kept.get(id(pair[0]), True)]
-            if single_type:
-                rule = "max-margin" if self.arbiter is None else "arbiter"
-                pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
-            results.append([entity for entity, _unit in pairs])
-        return results
-
-    def _threshold(self, label: str, threshold: float | None) -> float:
-        """The selector threshold an entity of type ``label`` must reach."""
-        if threshold is not None:
-            return threshold
-        config = self.selector.config
-        return config.type_thresholds.get(label, config.threshold)
-
-    def _select(
-        self, pairs: list[tuple[dict, dict]], thresholds: Mapping[str, float]
-    ) -> list[bool]:
-        """Give every entity its selector probability; whether it reaches its type's
-        threshold."""
+    def _score(self, pairs: list[tuple[dict, dict]]) -> None:
+        """Give every (entity, unit) pair's entity its selector probability (one batch)."""
         if not pairs:
-            return []
+            return
         candidates = [
             {
                 "text": unit["sentence"],
@@ -434,66 +509,103 @@ class BioNerPipeline(Pipeline):
             for entity, unit in pairs
         ]
         probabilities = self.selector.score(candidates, [unit["type_set"] for _, unit in pairs])
-        kept = []
         for (entity, _unit), probability in zip(pairs, probabilities, strict=True):
             entity["score"] = round(probability, 4)
-            kept.append(probability >= thresholds[entity["entity_group"]])
-        return kept
 
-    # ------------------------------------------------------------------ calling
+    # ------------------------------------------------------------------ postprocess
 
-    def __call__(self, inputs, **kwargs):
-        """Tag one text (-> list of entities) or a list of texts (-> list of lists)."""
-        preprocess_params, forward_params, postprocess_params = self._sanitize_parameters(**kwargs)
-        with torch_threads(forward_params.pop("num_threads")):
-            return self._call(inputs, preprocess_params, forward_params, postprocess_params)
-
-    def _call(self, inputs, preprocess_params, forward_params, postprocess_params):
-        single = isinstance(inputs, str)
-        texts = [inputs] if single else list(inputs)
-        prepared: list[dict | None] = []
-        for index, text in enumerate(texts):
-            try:
-                prepared.append(self.preprocess(text, **preprocess_params))
-            except BioNerInputError as err:
-                if single:
-                    raise
-                warnings.warn(f"text {index}: {err}; its result is None", stacklevel=2)
-                prepared.append(None)
-        # One generation call for every sentence of every text: batches fill up.
-        units = [u for p in prepared if p for u in p["units"]]
-        generated = self._forward({"units": units}, **forward_params) if units else {}
-        decoded, position = [], 0
-        for index, p in enumerate(prepared):
-            if p is None:
-                continue
-            n = len(p["units"])
-            p["outputs"] = generated["outputs"][position : position + n]
-            p["incomplete"] = incomplete_units(
-                p["units"], generated["cut"][position : position + n]
+    def postprocess(self, model_outputs: list[dict], threshold=None, one_type_per_span=True,
+                    return_incomplete=False, return_answers=False):  # fmt: skip
+        """The entities of one text: those under their selector threshold dropped, one type
+        per span, sorted by start (longer first). A cut answer is warned about. With
+        ``return_incomplete`` or ``return_answers`` the result is a dict: ``entities``, and
+        ``incomplete`` (:func:`incomplete_units`) or ``answers`` (per prompt: ``start``,
+        ``end``, ``types``, ``answer``, ``problems``, ``cut``) as asked."""
+        text = model_outputs[0]["text"]
+        problem = model_outputs[0]["problem"]
+        if problem:
+            warnings.warn(f"{text_name(text)}: {problem}; its result is None", stacklevel=2)
+            return self._result(None, None, None, return_incomplete, return_answers)
+        units = [c["unit"] for c in model_outputs if c["unit"] is not None]
+        incomplete = incomplete_units(
+            units, [c["cut"] for c in model_outputs if c["unit"] is not None]
+        )
+        for stretch in incomplete:
+            warnings.warn(
+                f"{text_name(text)}: characters {stretch['start']}-{stretch['end']} were not "
+                f"fully tagged for {', '.join(stretch['types'])} (the answer's token budget "
+                "ran out; the rest was copied untagged)",
+                stacklevel=2,
             )
-            position += n
-            for unit in p["incomplete"]:
-                warnings.warn(
-                    f"text {index}: characters {unit['start']}-{unit['end']} were not fully "
-                    f"tagged for {', '.join(unit['types'])} (the answer's token budget ran out; "
-                    "the rest was copied untagged)",
-                    stacklevel=3,
-                )
-            decoded.append(self._decode(p, postprocess_params["types"]))
-        # One selector batch for the entities of every text.
-        found = iter(self._entities(decoded, postprocess_params["use_selector"],
-                                    postprocess_params["threshold"],
-                                    postprocess_params["one_type_per_span"]))  # fmt: skip
-        results = []
-        for p in prepared:
-            entities = None if p is None else next(found)
-            if postprocess_params["return_incomplete"]:
-                incomplete = None if p is None else p["incomplete"]
-                results.append({"entities": entities, "incomplete": incomplete})
-            else:
-                results.append(entities)
-        return results[0] if single else results
+        entities = self._entities(model_outputs, threshold, one_type_per_span)
+        answers = [
+            {"start": c["unit"]["offset"], "end": c["unit"]["offset"] + len(c["unit"]["sentence"]),
+             "types": c["unit"]["type_set"].labels, "answer": c["answer"],
+             "problems": c["problems"], "cut": c["cut"]}
+            for c in model_outputs if c["unit"] is not None
+        ]  # fmt: skip
+        return self._result(entities, incomplete, answers, return_incomplete, return_answers)
+
+    @staticmethod
+    def _result(entities, incomplete, answers, return_incomplete: bool, return_answers: bool):
+        """A text's entities alone, or a dict with what else was asked for."""
+        if not (return_incomplete or return_answers):
+            return entities
+        result = {"entities": entities}
+        if return_incomplete:
+            result["incomplete"] = incomplete
+        if return_answers:
+            result["answers"] = answers
+        return result
+
+    def _entities(self, chunks: list[dict], threshold, single_type: bool) -> list[dict]:
+        """One text's entities: one per span and type (the last unit's), those scored under
+        their type's threshold dropped, then one type per span (:func:`one_type_per_span`)."""
+        found: dict[tuple[int, int, str], tuple[dict, dict]] = {}
+        for chunk in chunks:
+            for e in chunk["entities"]:
+                found[e["start"], e["end"], e["entity_group"]] = (e, chunk["unit"])
+        pairs = [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
+        thresholds = {}
+        if self.selector is not None:
+            thresholds = {e["entity_group"]: self._threshold(e["entity_group"], threshold)
+                          for e, _unit in pairs}  # fmt: skip
+        pairs = [(e, u) for e, u in pairs
+                 if e["score"] is None or e["score"] >= thresholds[e["entity_group"]]]  # fmt: skip
+        if single_type:
+            rule = "max-margin" if self.arbiter is None else "arbiter"
+            pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
+        return [entity for entity, _unit in pairs]
+
+    def _threshold(self, label: str, threshold: float | None) -> float:
+        """The selector threshold an entity of type ``label`` must reach."""
+        if threshold is not None:
+            return threshold
+        config = self.selector.config
+        return config.type_thresholds.get(label, config.threshold)
+
+
+def unbatch(batch: dict[str, list]) -> list[dict]:
+    """The chunks of a collated batch (transformers collates dicts key by key into lists)."""
+    keys = list(batch)
+    return [dict(zip(keys, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+
+
+def rebatch(chunks: list[dict]) -> dict[str, list]:
+    """The inverse of :func:`unbatch`: ``is_last`` first, since transformers reads the batch
+    size off the first key."""
+    keys = ["is_last", *(k for k in chunks[0] if k != "is_last")]
+    return {k: [c[k] for c in chunks] for k in keys}
+
+
+def text_name(text) -> str:
+    """How a warning names a text: its first characters (a list's results keep its order)."""
+    if not isinstance(text, str):
+        return f"a text of type {type(text).__name__}"
+    head = " ".join(text.split())
+    if len(head) > 30:
+        head = head[:30] + "..."
+    return f"text {head!r}"
 
 
 def register() -> None:

@@ -70,3 +70,29 @@ def test_a_cut_short_evaluation_reuses_what_it_tagged(known_model, tmp_path, mon
     expected = (pytest.approx(5 / 7), 0.5, pytest.approx(10 / 17))
     assert (corpus["precision"], corpus["recall"], corpus["f1"]) == expected
     assert (second["precision"], second["recall"], second["f1"]) == expected
+
+
+def test_the_pipeline_and_predict_records_tag_alike(tiny_model):
+    """Published figures come through the pipeline (common.tag_records); training's dev curve
+    and the selector's negatives through predict_records: the same entities, unit for unit."""
+    from hf_bioner.corpora import load_records
+    from hf_bioner.inference import predict_records
+    from hf_bioner.models import load_trained
+    from hf_bioner.pipeline import BioNerPipeline
+
+    records = (load_records("ncbi_disease", "test", FIXTURE_CORPORA)[:6]
+               + load_records("cmeee", "dev", FIXTURE_CORPORA)[:6])  # fmt: skip
+    model, tokenizer, config = load_trained(tiny_model, merge=True)
+    direct = predict_records(model, tokenizer, records, "inline", batch_size=4, constrained=True,
+                             prompt_style=config["prompt_style"])["predictions"]  # fmt: skip
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
+    results = common.tag_records(tagger, records, decode_batch_size=4, step_dtype="model")
+    piped = [common.as_predictions(r["entities"]) for r in results]
+
+    def spans(predictions):
+        return [sorted((e["start"], e["end"], e["type"], e["text"]) for e in p)
+                for p in predictions]  # fmt: skip
+
+    assert spans(piped) == spans(direct)
+    # The tiny model tags something in both languages, so the comparison is not of nothing.
+    assert sum(map(len, piped[:6])) > 0 and sum(map(len, piped[6:])) > 0

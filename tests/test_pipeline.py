@@ -57,26 +57,26 @@ def test_pipeline_loads_by_task_name_and_tags_with_exact_offsets(known_tagger):
 
 
 def test_sentences_languages_and_type_sets(tagger):
-    english = tagger.preprocess(ENGLISH)
-    assert [u["sentence"] for u in english["units"]] == [
+    english = tagger.units(ENGLISH)
+    assert [u["sentence"] for u in english] == [
         "BRCA1 mutations cause breast cancer.",
         "Ovarian cancer is rarer.",
         "Ataxia is not.",
     ]
-    assert ENGLISH[english["units"][1]["offset"] :].startswith("Ovarian")
-    chinese = tagger.preprocess(CHINESE)
-    assert {u["type_set"].language for u in chinese["units"]} == {"zh"}
-    assert "句子：患者有糖尿病。" in chinese["units"][0]["prompt"]
-    forced = tagger.preprocess(CHINESE, language="en")
-    assert {u["type_set"].language for u in forced["units"]} == {"en"}
-    one_corpus = tagger.preprocess(ENGLISH, corpus="ncbi_disease")
-    assert len(one_corpus["units"]) == 3
-    zero_shot = tagger.preprocess("IL-2 binds its receptor.", types={"Gene": "a gene or protein"})
-    assert "- Gene: a gene or protein" in zero_shot["units"][0]["prompt"]
+    assert ENGLISH[english[1]["offset"] :].startswith("Ovarian")
+    chinese = tagger.units(CHINESE)
+    assert {u["type_set"].language for u in chinese} == {"zh"}
+    assert "句子：患者有糖尿病。" in chinese[0]["prompt"]
+    forced = tagger.units(CHINESE, language="en")
+    assert {u["type_set"].language for u in forced} == {"en"}
+    one_corpus = tagger.units(ENGLISH, corpus="ncbi_disease")
+    assert len(one_corpus) == 3
+    zero_shot = tagger.units("IL-2 binds its receptor.", types={"Gene": "a gene or protein"})
+    assert "- Gene: a gene or protein" in zero_shot[0]["prompt"]
 
 
 def test_a_bad_text_in_a_batch_loses_nothing_else(known_tagger):
-    with pytest.warns(UserWarning, match="text 1: expected a string, got int"):
+    with pytest.warns(UserWarning, match="a text of type int: expected a string, got int"):
         results = known_tagger([ENGLISH, 42, "", CHINESE], max_new_tokens=64)
     assert len(results) == 4 and results[1] is None and results[2] is None
     assert [e["word"] for e in results[0]] == [
@@ -367,16 +367,16 @@ def test_covering_type_sets_prompt_each_distinct_type_once():
 
 
 def test_mixed_document_gets_each_sentences_own_language(tagger):
-    prepared = tagger.preprocess(MIXED)
+    prepared = tagger.units(MIXED)
     by_sentence = {}
-    for unit in prepared["units"]:
+    for unit in prepared:
         by_sentence.setdefault(unit["sentence"], set()).add(unit["type_set"].language)
     assert by_sentence == {
         "BRCA1 and BRCA2 mutations increase the risk of breast and ovarian cancer.": {"en"},
         "患者有2型糖尿病，服用二甲双胍。": {"zh"},
         "Tamoxifen reduces the risk.": {"en"},
     }
-    for unit in prepared["units"]:
+    for unit in prepared:
         assert MIXED[unit["offset"] : unit["offset"] + len(unit["sentence"])] == unit["sentence"]
 
 
@@ -465,7 +465,10 @@ def test_dense_unpunctuated_text_is_tagged_to_its_end(known_tagger):
 
 def test_a_spent_answer_budget_is_warned_and_reported_per_unit(known_tagger):
     texts = [DENSE_ENGLISH, "Ataxia is rare.", DENSE_CHINESE]
-    with pytest.warns(UserWarning, match=r"text 0: characters 0-\d+ were not fully tagged"):
+    with pytest.warns(
+        UserWarning,
+        match=r"text 'tumor suppressor tumor suppres...': characters 0-\d+ were not fully tagged",
+    ):
         results = known_tagger(texts, max_new_tokens=8, return_incomplete=True)
     english, short, chinese = results
     # Every piece of the long texts was cut; its open tag was dropped, nothing invented.
@@ -496,3 +499,39 @@ def test_tag_stream_rows_name_what_was_not_fully_tagged(known_tagger, tmp_path):
     assert rows[0]["entities"] == [] and rows[0]["incomplete"][-1]["end"] == len(DENSE_ENGLISH)
     assert "incomplete" not in rows[1] and rows[1]["error"] == "the text is empty"
     assert warned[0].startswith("document dense: characters 0-")
+
+
+# ---------------------------------------------------------------- transformers' contract
+
+
+def test_any_batching_of_chunks_gives_the_same_results(known_tagger):
+    """Pipeline.__call__ drives preprocess / _forward / postprocess: chunks of several texts
+    share a batch, one chunk at a time (no collation) or lazily from a generator."""
+    texts = [ENGLISH, "Ataxia is rare.", CHINESE]
+    expected = known_tagger(texts, max_new_tokens=64)
+    assert [len(entities) for entities in expected] == [3, 1, 2]
+    for batch_size in (1, 2, 7):
+        assert known_tagger(texts, batch_size=batch_size, max_new_tokens=64) == expected
+    lazily = known_tagger((t for t in texts), batch_size=4, max_new_tokens=64)
+    assert not isinstance(lazily, list) and list(lazily) == expected
+    assert known_tagger(tuple(texts), max_new_tokens=64) == expected
+    assert known_tagger([]) == []
+
+
+def test_options_given_to_pipeline_hold_until_a_call_sets_them(known_model):
+    from transformers import pipeline
+
+    english_only = pipeline("bio-ner", model=known_model, corpus="ncbi_disease",
+                            max_new_tokens=64)  # fmt: skip
+    # CHINESE prompted with NCBI-disease's English type set: its sentences tagged Disease.
+    assert {e["entity_group"] for e in english_only(CHINESE)} == {"Disease"}
+    assert {e["entity_group"] for e in english_only(CHINESE, corpus="cmeee")} == {"sym"}
+
+
+def test_a_text_given_as_one_sentence_and_a_text_without_prompts(known_tagger):
+    whole = known_tagger(ENGLISH, split_sentences=False, max_new_tokens=64)
+    assert [(e["start"], e["end"]) for e in whole] == [(0, len(ENGLISH))]
+    # No Chinese type set has the type Disease: no prompt, no entity, the result in place.
+    results = known_tagger([CHINESE, "Ataxia is rare."], types=["Disease"], max_new_tokens=64)
+    assert results == [[], [{"entity_group": "Disease", "start": 0, "end": 15,
+                             "word": "Ataxia is rare.", "score": None}]]  # fmt: skip

@@ -90,9 +90,9 @@ def test_cpu_recipe_trains_and_the_pipeline_prompts_as_it_was_trained(tmp_path, 
         base_model.model.layers[0].mlp.down_proj.weight,
     )
     tagger = pipeline("bio-ner", model=str(out))
-    units = tagger.preprocess("Ataxia is rare.", corpus="ncbi_disease")["units"]
+    units = tagger.units("Ataxia is rare.", corpus="ncbi_disease")
     assert units[0]["prompt"] == "Tag Disease.\nSentence: Ataxia is rare.\nAnswer:\n"
-    zero_shot = tagger.preprocess("IL-2 binds.", types={"Gene": "a gene"})["units"]
+    zero_shot = tagger.units("IL-2 binds.", types={"Gene": "a gene"})
     assert "- Gene: a gene" in zero_shot[0]["prompt"]  # zero-shot types keep definitions
 
 

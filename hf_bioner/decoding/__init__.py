@@ -16,6 +16,7 @@ from hf_bioner.decoding.answers import Answer, answer_budget
 from hf_bioner.decoding.generation import (
     DECODERS,
     DEFAULT_DECODER,
+    REFILL_BATCHES,
     check_decoder,
     end_token_ids,
     generate,
@@ -26,6 +27,7 @@ from hf_bioner.decoding.generation import (
 __all__ = [
     "DECODERS",
     "DEFAULT_DECODER",
+    "REFILL_BATCHES",
     "Answer",
     "answer_budget",
     "check_decoder",
