@@ -19,28 +19,48 @@ call's entities are kept only if their type is one of the corpus's (the default 
 finds chemicals and proteins, which NCBI-disease does not annotate), and the ratio of the
 two settings' seconds.
 
+``code at REV`` (with ``--before-code DIR``)
+    the default call of the code as it was at an earlier revision (a ``git worktree`` of it in
+    DIR), run in a child process that imports ``hf_bioner`` from DIR: the call a user made
+    then, whatever its settings were, on the same documents and thread count.
+
     python benchmarks/default_call_speed.py --data-dir ../shared/corpora --documents 20
+    git worktree add /tmp/before 5cdb1cb
+    python benchmarks/default_call_speed.py --data-dir ../shared/corpora --before-code /tmp/before
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from common import save_result
 
-from hf_bioner.corpora import load_records
-from hf_bioner.device import tag_batch_size
+# Imported from the code under test: in a --child process, the code at an earlier revision.
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
-from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
 
 CORPORA = (("ncbi_disease", "test"), ("cmeee", "dev"))
+CODE_BEFORE = "code_before"  # the setting --before-code adds
+
+
+def revision(folder: str) -> str:
+    """The commit a worktree is at (what --before-code measured)."""
+    return subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
 
 
 def documents(corpus: str, split: str, data_dir: str | None, count: int) -> list[dict]:
+    from hf_bioner.corpora import load_records
+
     records = load_records(corpus, split, data_dir, unit="document")
     return random.Random(0).sample(records, min(count, len(records)))
 
@@ -49,7 +69,45 @@ def tag(tagger, docs: list[dict], labels: set[str], **options) -> dict:
     """Seconds per document and strict F1 (entities of the corpus's types) of one setting."""
     started = time.perf_counter()
     found = tagger([d["text"] for d in docs], **options)
+    return scored(found, time.perf_counter() - started, docs, labels)
+
+
+def tag_with_code(code: Path, model: str, docs: list[dict], labels: set[str]) -> dict:
+    """:func:`tag` of the default call in a child process that imports ``hf_bioner`` from
+    ``code`` (a worktree of an earlier revision), with this process's thread count."""
+    import torch
+
+    with tempfile.TemporaryDirectory() as folder:
+        texts, out = Path(folder) / "texts.json", Path(folder) / "found.json"
+        texts.write_text(json.dumps([d["text"] for d in docs], ensure_ascii=False))
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        subprocess.run([sys.executable, __file__, "--child", str(texts), str(out), "--model",
+                        model, "--threads", str(torch.get_num_threads())],
+                       check=True, env=env, cwd=Path(__file__).parent)  # fmt: skip
+        child = json.loads(out.read_text())
+    return scored(child["found"], child["seconds"], docs, labels)
+
+
+def child(texts_file: str, out_file: str, model_folder: str, threads: int) -> None:
+    """The child of :func:`tag_with_code`: load, warm, time one default call, save."""
+    import torch
+
+    import hf_bioner
+
+    torch.set_num_threads(threads)
+    print(f"child: hf_bioner from {Path(hf_bioner.__file__).parent}", flush=True)
+    texts = json.loads(Path(texts_file).read_text())
+    model, tokenizer, _config = load_trained(model_folder, merge=True)
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
+    tagger(texts[0][:200])  # warm, as the parent warms its own
+    started = time.perf_counter()
+    found = tagger(texts)
     seconds = time.perf_counter() - started
+    Path(out_file).write_text(json.dumps({"found": found, "seconds": seconds}))
+
+
+def scored(found: list[list[dict]], seconds: float, docs: list[dict], labels: set[str]) -> dict:
+    """Seconds per document and strict scores of a setting's entities."""
     predictions = [[{"start": e["start"], "end": e["end"], "type": e["entity_group"]}
                     for e in entities if e["entity_group"] in labels]
                    for entities in found]  # fmt: skip
@@ -69,10 +127,19 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--documents", type=int, default=20, help="per corpus")
     parser.add_argument("--name", default="bundled", help="result: default_call_speed_<name>.json")
+    parser.add_argument("--before-code", metavar="DIR",
+                        help="a worktree of an earlier revision: adds its default call")  # fmt: skip
+    parser.add_argument("--child", nargs=2, metavar=("TEXTS", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(*args.child, args.model, args.threads)
+        return
 
     import torch
 
+    from hf_bioner.device import tag_batch_size
+    from hf_bioner.schema import type_set
     from hf_bioner.selector import EntitySelector
 
     model, tokenizer, _config = load_trained(args.model, merge=True)
@@ -97,9 +164,19 @@ def main() -> None:
         for name, (tagger, options) in settings.items():
             results.setdefault(name, {})[corpus] = tag(tagger, docs, labels, **options)
             print(name, corpus, results[name][corpus], flush=True)
+        if args.before_code:
+            code = Path(args.before_code)
+            results.setdefault(CODE_BEFORE, {})[corpus] = tag_with_code(code, args.model, docs,
+                                                                         labels)  # fmt: skip
+            print(CODE_BEFORE, corpus, results[CODE_BEFORE][corpus], flush=True)
     ratios = {corpus: round(results["before"][corpus]["seconds"]
                             / results["after"][corpus]["seconds"], 2)
               for corpus, _ in CORPORA}  # fmt: skip
+    code_ratios = {}
+    if args.before_code:
+        code_ratios = {corpus: round(results[CODE_BEFORE][corpus]["seconds"]
+                                     / results["after"][corpus]["seconds"], 2)
+                       for corpus, _ in CORPORA}  # fmt: skip
     pooled = {name: round(sum(r["seconds"] for r in per.values())
                           / sum(s["documents"] for s in sizes.values()), 3)
               for name, per in results.items()}  # fmt: skip
@@ -117,6 +194,14 @@ def main() -> None:
             "settings": results,
             "seconds_per_document": pooled,
             "speedup_before_over_after": ratios,
+            **(
+                {
+                    "before_code": revision(args.before_code),
+                    "speedup_code_before_over_after": code_ratios,
+                }
+                if args.before_code
+                else {}
+            ),
         },
     )
 

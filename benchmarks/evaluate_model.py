@@ -41,7 +41,7 @@ def saved_rows(path: str | None) -> dict[str, dict]:
 
 
 def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], sink=None,
-              steps="auto") -> list[dict]:  # fmt: skip
+              options: dict | None = None) -> list[dict]:  # fmt: skip
     """Prediction rows of the records (in their order): saved rows reused, the others tagged
     in chunks of similar length, each chunk written to ``sink`` as soon as it is done.
 
@@ -50,14 +50,15 @@ def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], 
     """
     rows = {r["id"]: saved[r["id"]] for r in records
             if r["id"] in saved and saved[r["id"]]["text"] == r["text"]}  # fmt: skip
-    steps_name = str(tagger._step_dtype(steps) or tagger.model.dtype).removeprefix("torch.")
+    options = {"step_dtype": "auto", **(options or {})}  # decoder, step and prefill dtypes
+    steps = tagger._step_dtype(options["step_dtype"])
+    steps_name = str(steps or tagger.model.dtype).removeprefix("torch.")
     todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
     for start in range(0, len(todo), CHUNK_UNITS):
         chunk = todo[start : start + CHUNK_UNITS]
         started = time.perf_counter()
         results = tag_records(tagger, chunk, constrained=constrained, progress=True,
-                              decode_batch_size=batch_size, step_dtype=steps,
-                              prefill_dtype=steps)  # fmt: skip
+                              decode_batch_size=batch_size, **options)  # fmt: skip
         seconds = (time.perf_counter() - started) / len(chunk)
         for record, result in zip(chunk, results, strict=True):
             (answer,) = result["answers"]  # one sentence, one type set: one prompt
@@ -94,12 +95,12 @@ def corpus_result(rows: list[dict], tokenizer) -> dict:
 
 
 def evaluate_decoding(tagger, data: dict[str, list], decoding: str, batch_size: int,
-                      saved: dict, sink, steps="auto") -> tuple[dict, list[dict]]:  # fmt: skip
+                      saved: dict, sink, options=None) -> tuple[dict, list[dict]]:  # fmt: skip
     """Pooled and per-corpus results of one decoding over every corpus, and its rows."""
     per_corpus, all_rows = {}, []
     for name, records in data.items():
         rows = tag_units(tagger, records, batch_size, decoding == "constrained", saved, sink,
-                         steps)  # fmt: skip
+                         options)  # fmt: skip
         per_corpus[name] = result = corpus_result(rows, tagger.tokenizer)
         all_rows += rows
         shown = ("precision", "recall", "f1", "sentences_per_second",
@@ -144,6 +145,10 @@ def main() -> None:
         help="dtype of the constrained one-token steps: auto (as the pipeline on this machine: "
         "bf16 for an fp32 model where bf16 is fast), model (the model's own), or a dtype name",
     )
+    parser.add_argument("--prefill-dtype",
+                        help="dtype the prompts are read in (default: as --step-dtype)")  # fmt: skip
+    parser.add_argument("--decoder", help="a decoder of hf_bioner.decoding.DECODERS "
+                        "(default: the pipeline's)")  # fmt: skip
     args = parser.parse_args()
     if args.resume and (not args.save_predictions or args.decoding == "both"):
         parser.error("--resume needs --save-predictions and one --decoding")
@@ -156,7 +161,13 @@ def main() -> None:
     data, sizes = {}, {}
     for name in corpora:
         data[name], sizes[name] = eval_units(name, args.data_dir, args.limit)
-    tagger._step_dtype(args.step_dtype)  # a bad name fails before anything is tagged
+    options = {
+        "step_dtype": args.step_dtype,
+        "prefill_dtype": args.prefill_dtype or args.step_dtype,
+    }
+    if args.decoder:
+        options["decoder"] = args.decoder
+    tagger._sanitize_parameters(**options)  # a bad option fails before anything is tagged
     saved = saved_rows(args.save_predictions) if args.resume else {}
     if args.resume:  # drop a cut-off last line before appending after it
         write_jsonl(saved.values(), args.save_predictions)
@@ -166,7 +177,7 @@ def main() -> None:
         first = decoding == decodings[0]  # the decoding whose predictions are saved
         results[decoding], rows = evaluate_decoding(
             tagger, data, decoding, args.batch_size, saved if first else {},
-            sink if first else None, args.step_dtype,
+            sink if first else None, options,
         )  # fmt: skip
         kept += rows if first else []
     main_decoding = decodings[0]
@@ -186,6 +197,7 @@ def main() -> None:
             "main_decoding": main_decoding,
             # a resumed evaluation may join rows tagged on machines that chose differently
             "step_dtype": sorted({r.get("step_dtype", "float32") for r in kept}),
+            "pipeline_options": options,
             "precision": results[main_decoding]["precision"],
             "recall": results[main_decoding]["recall"],
             "f1": results[main_decoding]["f1"],

@@ -157,7 +157,8 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
         if holder.error:
             return f"The model could not be loaded: {holder.error}"
         selector = "with its selector" if holder.tagger.selector else "without a selector"
-        return f"Model ready ({holder.location or 'bundled default'}, {selector})."
+        where = holder.location or "bundled default"
+        return f"Model ready ({where}, {selector}, on {holder.tagger.device})."
 
     def tag_text(text, threshold, types, state):
         text = text or ""

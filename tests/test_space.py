@@ -168,6 +168,8 @@ def check_what_a_person_reads(page, text: str) -> list[Row]:
 
 
 def test_space_tags_english_and_chinese_in_a_browser(page, tmp_path):
+    # The page says where the model runs (this machine has no GPU).
+    assert page.inner_text("#status").endswith("with its selector, on cpu).")
     choices = type_filter(page)
     assert choices["Disease (疾病)"] == "dis" and choices["Drug (药物)"] == "dru"
     assert choices["Protein"] == "protein" and choices["Cell line"] == "cell_line"
