@@ -5,7 +5,7 @@ Lines and plain text line by line; a PubTator file one file at a time), :func:`t
 tags them a chunk at a time and writes each document as soon as it is tagged. With
 ``resume``, documents already in the output are skipped. With ``shard=(k, n)``, a process
 tags only documents ``k, k+n, k+2n, ...``; ``--num-proc`` runs ``n`` such processes and
-merges their outputs back into input order (see :func:`merge_shards`).
+merges their outputs back into input order (:mod:`hf_bioner.shards`).
 
 An unreadable file, a line that is not JSON or a row without text becomes an error row
 (``entities: None`` and ``error``), and everything else is still tagged. A document with a
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 
 from hf_bioner.corpora.pubtator import read_pubtator
@@ -188,55 +187,3 @@ def tag_stream(
         bar.update(len(chunk))
     bar.close()
     return counts
-
-
-def shard_path(output: str | Path, rank: int, world: int) -> Path:
-    output = Path(output)
-    return output.with_name(f"{output.name}.part{rank}-of-{world}")
-
-
-def merge_shards(output: str | Path, fmt: str, world: int) -> int:
-    """Join shard outputs into ``output`` in input order (document i came from shard i % n)."""
-
-    if fmt not in ("jsonl", "pubtator"):
-        raise BioNerInputError(f"--num-proc writes jsonl or pubtator, not {fmt}")
-    parts = [shard_path(output, r, world) for r in range(world)]
-    written = 0
-    with ExitStack() as stack, open(output, "w", encoding="utf-8") as out:
-        files = [stack.enter_context(open(p, encoding="utf-8")) for p in parts]
-        streams = [iter(f) if fmt == "jsonl" else _pubtator_blocks(f) for f in files]
-        while streams:
-            for stream in list(streams):
-                item = next(stream, None)
-                if item is None:
-                    streams.remove(stream)
-                    continue
-                out.write(item)
-                written += 1
-    for p in parts:
-        p.unlink()
-    return written
-
-
-def split_into_shards(output: str | Path, fmt: str, world: int) -> int:
-    """Deal an output written in input order into its shard files (document i to shard
-    i % n): what resuming a sharded run starts from when a merged output exists. Returns the
-    number of documents dealt out; ``output`` itself is rewritten by the merge."""
-    if fmt not in ("jsonl", "pubtator"):
-        raise BioNerInputError(f"--num-proc writes jsonl or pubtator, not {fmt}")
-    with open(output, encoding="utf-8") as f:
-        items = list(f) if fmt == "jsonl" else list(_pubtator_blocks(f))
-    for rank in range(world):
-        with open(shard_path(output, rank, world), "w", encoding="utf-8") as out:
-            out.writelines(items[rank::world])
-    return len(items)
-
-
-def _pubtator_blocks(lines: Iterable[str]) -> Iterator[str]:
-    """PubTator documents as text blocks, each ending with its blank line."""
-    block = []
-    for line in lines:
-        block.append(line)
-        if line == "\n":
-            yield "".join(block)
-            block = []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hf_bioner import __version__
 from hf_bioner.schema import BioNerInputError
+from hf_bioner.shards import NOTHING_TAGGED, parse_shard
 
 
 def _split_names(value: str) -> list[str]:
@@ -261,81 +262,14 @@ def _documents_to_tag(args: argparse.Namespace):
     return ({"id": str(i + 1), "text": t} for i, t in enumerate(lines, 0) if t.strip())
 
 
-def _shard(args: argparse.Namespace) -> tuple[int, int]:
-    """--shard K/N, else the rank of an `accelerate launch` / torchrun process, else (0, 1)."""
-    import os
-
-    if args.shard:
-        try:
-            rank, world = (int(x) for x in args.shard.split("/"))
-        except ValueError:
-            raise BioNerInputError(f"--shard must look like 0/4, not {args.shard!r}") from None
-        if not 0 <= rank < world:
-            raise BioNerInputError(f"--shard {args.shard}: need 0 <= K < N")
-        return rank, world
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def _tag_in_processes(args: argparse.Namespace, argv: list[str]) -> int:
-    """--num-proc N: N copies of this command on shards, then their outputs merged in order.
+    """--num-proc N: N copies of this command on shards (:mod:`hf_bioner.shards`)."""
+    from hf_bioner.shards import run_in_processes
 
-    With --resume each process continues its own shard file (``OUTPUT.partK-of-N``, kept
-    until the merge), so a run stopped part way loses only the documents being tagged. An
-    output written before (merged, or by one process: both in input order) is first dealt
-    out into the shard files, so its documents are not tagged again and any missing ones are.
-    """
-    import os
-    import subprocess
-
-    from hf_bioner.batch_tagging import merge_shards, shard_path, split_into_shards
-
-    n = args.num_proc
     if not args.output:
         raise BioNerInputError("--num-proc needs --output FILE")
-    fmt = args.format or "jsonl"
-    parts = [shard_path(args.output, rank, n) for rank in range(n)]
-    if args.resume and Path(args.output).exists() and not any(p.exists() for p in parts):
-        split_into_shards(args.output, fmt, n)
-    threads = max(1, (os.cpu_count() or 1) // n)
-    child_args = _without_option(argv, "--num-proc", takes_value=True)
-    child_args = _without_option(child_args, "--output", takes_value=True)
-    gpu_each = not (args.device or "").startswith("cpu")
-    if gpu_each:  # each child sees its own GPU as cuda:0 (CUDA_VISIBLE_DEVICES below)
-        child_args = _without_option(child_args, "--device", takes_value=True)
-    children = []
-    for rank in range(n):
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        if gpu_each and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            env["CUDA_VISIBLE_DEVICES"] = str(rank)  # one GPU each where there are GPUs
-        command = [sys.executable, "-m", "hf_bioner.cli", *child_args, "--shard",
-                   f"{rank}/{n}", "--output", str(shard_path(args.output, rank, n))]  # fmt: skip
-        children.append(subprocess.Popen(command, env=env))
-    codes = [child.wait() for child in children]
-    # 1: every document of that shard failed (its rows are written); anything else: a crash.
-    failed = [rank for rank, code in enumerate(codes) if code not in (0, NOTHING_TAGGED)]
-    if failed:
-        raise BioNerInputError(f"tagging process(es) {failed} failed; see the messages above")
-    written = merge_shards(args.output, fmt, n)
-    print(f"{written} documents -> {args.output}", file=sys.stderr)
-    if all(code == NOTHING_TAGGED for code in codes):
-        print("hf-bioner: error: no document could be tagged", file=sys.stderr)
-        return NOTHING_TAGGED
-    return 0
-
-
-def _without_option(argv: list[str], name: str, takes_value: bool) -> list[str]:
-    out, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item == name:
-            skip = takes_value
-        elif not item.startswith(name + "="):
-            out.append(item)
-    return out
-
-
-NOTHING_TAGGED = 1  # the exit status of `hf-bioner tag` when no document could be tagged
+    return run_in_processes(argv, args.output, args.format or "jsonl", args.num_proc,
+                            args.device, args.resume)  # fmt: skip
 
 
 def _tag_outcome(counts: dict, sharded: bool) -> int:
@@ -404,7 +338,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
         writer = JsonlWriter("-")  # standard output
     else:
         writer = TableWriter()
-    shard = _shard(args)
+    shard = parse_shard(args.shard)
     # The table has no place for errors: each failed document gets a warning line instead.
     warn = _warn if fmt == "table" else None
     with writer:

@@ -258,7 +258,7 @@ def test_two_processes_resume_a_sharded_run_where_it_stopped(known_model, tmp_pa
     0's rows are kept as they are (one is marked by hand, and the mark survives), shard 1 is
     tagged, the merge is in input order; --resume on a merged output missing its last
     document tags only that one."""
-    from hf_bioner.batch_tagging import shard_path
+    from hf_bioner.shards import shard_path
 
     texts = ["Ataxia is rare.", "患者有糖尿病。", "Lupus nephritis.", "Gout.", "糖尿病。"]
     source = tmp_path / "in.jsonl"
