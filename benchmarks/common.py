@@ -86,6 +86,11 @@ def as_predictions(entities: list[dict]) -> list[dict]:
             for e in entities]  # fmt: skip
 
 
+def entity_keys(entities: list[dict]) -> set[tuple[int, int, str]]:
+    """A unit's predicted entities as a set, to tell whether two runs predicted the same."""
+    return {(e["start"], e["end"], e["type"]) for e in entities}
+
+
 def tag_records(tagger, records: list[dict], **options) -> list[dict]:
     """The pipeline's results for evaluation records (each one sentence of a known corpus),
     in their order: the user's call with ``corpus=`` each record's own, ``split_sentences``

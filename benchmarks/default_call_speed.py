@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import save_result
+from common import as_predictions, save_result
 
 # Imported from the code under test: in a --child process, the code at an earlier revision.
 from hf_bioner.models import load_trained
@@ -108,8 +108,7 @@ def child(texts_file: str, out_file: str, model_folder: str, threads: int) -> No
 
 def scored(found: list[list[dict]], seconds: float, docs: list[dict], labels: set[str]) -> dict:
     """Seconds per document and strict scores of a setting's entities."""
-    predictions = [[{"start": e["start"], "end": e["end"], "type": e["entity_group"]}
-                    for e in entities if e["entity_group"] in labels]
+    predictions = [[e for e in as_predictions(entities) if e["type"] in labels]
                    for entities in found]  # fmt: skip
     scores = score(predictions, [d["entities"] for d in docs])
     return {

@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import as_predictions, eval_units, save_result, tag_records
+from common import as_predictions, entity_keys, eval_units, save_result, tag_records
 
 from hf_bioner.decoding import step_dtype
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.scoring import score
-
-
-def as_set(entities: list[dict]) -> set[tuple[int, int, str]]:
-    return {(e["start"], e["end"], e["type"]) for e in entities}
 
 
 def main() -> None:
@@ -58,7 +54,7 @@ def main() -> None:
         piped = [as_predictions(r["entities"]) for r in found]
         piped_s = time.perf_counter() - started
         differ = [r["id"] for r, a, b in zip(records, direct, piped, strict=True)
-                  if as_set(a) != as_set(b)]  # fmt: skip
+                  if entity_keys(a) != entity_keys(b)]  # fmt: skip
         results[corpus] = {
             "units_differing": len(differ),
             "differing_ids": differ[:20],

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from common import save_result
+from common import entity_keys, save_result
 
 from hf_bioner.formats import read_jsonl
 from hf_bioner.scoring import score
-
-
-def spans(entities: list[dict]) -> set[tuple[int, int, str]]:
-    return {(e["start"], e["end"], e["type"]) for e in entities}
 
 
 def prf(rows: list[dict]) -> dict:
@@ -44,7 +40,7 @@ def main() -> None:
         new = after[unit_id]
         entry = corpora.setdefault(old["corpus"], {"units": 0, "differing": []})
         entry["units"] += 1
-        if spans(old["predicted"]) != spans(new["predicted"]):
+        if entity_keys(old["predicted"]) != entity_keys(new["predicted"]):
             entry["differing"].append({"id": unit_id, "text": old["text"],
                                        "before": old["output"], "after": new["output"]})  # fmt: skip
     for name, entry in corpora.items():
