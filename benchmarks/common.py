@@ -80,6 +80,16 @@ def record_parser(doc: str, folder: str, folder_help: str, record: str):
     return parser
 
 
+def saved_rows(path: str | None) -> dict[str, dict]:
+    """``{id: row}`` of a predictions file written chunk by chunk; a last line cut short by a
+    killed run is left out (its unit is tagged again)."""
+    if not path or not Path(path).exists():
+        return {}
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    complete = lines[:-1]  # the text after the last newline is empty or a cut-off line
+    return {row["id"]: row for row in map(json.loads, filter(None, complete))}
+
+
 def as_predictions(entities: list[dict]) -> list[dict]:
     """The pipeline's entities as the scorer reads them (``start, end, type, text``)."""
     return [{"start": e["start"], "end": e["end"], "type": e["entity_group"], "text": e["word"]}

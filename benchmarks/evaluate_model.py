@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
-from common import as_predictions, eval_units, save_result, tag_records
+from common import as_predictions, eval_units, save_result, saved_rows, tag_records
 
 from hf_bioner.formats import write_jsonl
 from hf_bioner.models import load_trained
@@ -28,16 +27,6 @@ from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.scoring import score
 
 CHUNK_UNITS = 128  # units tagged between two appends to the predictions file
-
-
-def saved_rows(path: str | None) -> dict[str, dict]:
-    """``{id: row}`` of a predictions file written chunk by chunk; a last line cut short by a
-    killed run is left out (its unit is tagged again)."""
-    if not path or not Path(path).exists():
-        return {}
-    lines = Path(path).read_text(encoding="utf-8").split("\n")
-    complete = lines[:-1]  # the text after the last newline is empty or a cut-off line
-    return {row["id"]: row for row in map(json.loads, filter(None, complete))}
 
 
 def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], sink=None,

@@ -1,0 +1,141 @@
+"""The default call scored on whole evaluation sets: what a user who passes no option gets.
+
+``evaluate_model.py`` scores a model as its corpora were built: one sentence at a time, with
+the corpus's own type set (``corpus=``). A user calls ``pipeline("bio-ner")(documents)``
+instead: whole documents, split into sentences by the pipeline, every type set of the
+text's language prompted (for English both BC5CDR's and JNLPBA's), types arbitrated and the
+selector filtering. This script makes that call on every document of each corpus's
+evaluation split (NCBI-disease, BC5CDR and JNLPBA test, CMeEE dev) and scores, strictly, the
+entities of the corpus's own types (the call also finds chemicals in NCBI-disease abstracts,
+which that corpus does not annotate). Documents whose answers ran out of tokens are counted
+(``documents_cut``, with the characters not fully tagged).
+
+Tagging goes a chunk of documents at a time and each tagged document is appended to
+``$HF_BIONER_CACHE/predictions/default-call_<name>-<corpus>.jsonl``; with ``--resume`` a run
+cut short continues where it stopped. One result per corpus:
+``results/default_call_<name>-<corpus>.json`` (``--limit`` scores a seeded sample instead and
+says so in its ``data``).
+
+    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/default_call_evaluation.py \\
+        --data-dir ../shared/corpora --name bundled --resume
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from common import as_predictions, save_result, saved_rows
+
+CORPORA = ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")
+
+
+def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list[dict], dict]:
+    """The documents of a corpus's evaluation split (a seeded sample of ``limit``), sizes."""
+    from hf_bioner.corpora import evaluation_split, load_records
+
+    split = evaluation_split(corpus)
+    docs = load_records(corpus, split, data_dir, unit="document")
+    sizes = {"split": split, "documents_in_split": len(docs)}
+    if limit and limit < len(docs):
+        docs = random.Random(0).sample(docs, limit)
+        sizes["sample"] = f"a seeded sample of {limit} documents, not the full split"
+    sizes["documents"] = len(docs)
+    sizes["characters"] = sum(len(d["text"]) for d in docs)
+    return docs, sizes
+
+
+def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bool) -> float:
+    """Tag the documents not yet in ``path`` with the default call, appending each; the
+    seconds this run spent tagging."""
+    from hf_bioner.formats import write_jsonl
+
+    done = saved_rows(str(path)) if resume else {}
+    write_jsonl(done.values(), path)  # without a last line a killed run left half written
+    todo = [d for d in docs if d["id"] not in done]
+    seconds = 0.0
+    with open(path, "a", encoding="utf-8") as out:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            started = time.perf_counter()
+            found = tagger([d["text"] for d in chunk], return_incomplete=True)
+            seconds += time.perf_counter() - started
+            for doc, result in zip(chunk, found, strict=True):
+                row = {"id": doc["id"], "entities": result["entities"],
+                       "incomplete": result["incomplete"]}  # fmt: skip
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            tagged = start + len(chunk)
+            print(f"  {len(done) + tagged}/{len(docs)} documents, {seconds / tagged:.2f} s each",
+                  flush=True)  # fmt: skip
+    return seconds
+
+
+def scored(docs: list[dict], rows: dict[str, dict], labels: set[str]) -> dict:
+    """Strict scores of the entities of ``labels``, and the documents cut."""
+    from hf_bioner.scoring import score
+
+    predictions = [[e for e in as_predictions(rows[d["id"]]["entities"]) if e["type"] in labels]
+                   for d in docs]  # fmt: skip
+    scores = score(predictions, [d["entities"] for d in docs])
+    cut = [rows[d["id"]]["incomplete"] for d in docs if rows[d["id"]]["incomplete"]]
+    return {
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "f1": scores["f1"],
+        "documents_cut": len(cut),
+        "spans_cut": sum(len(spans) for spans in cut),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a trained model folder (default: the bundled model)")
+    parser.add_argument("--name", required=True, help="results: default_call_<name>-<corpus>.json")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--corpora", default=",".join(CORPORA))
+    parser.add_argument("--limit", type=int, help="a seeded sample of this many documents")
+    parser.add_argument("--chunk-size", type=int, default=32, help="documents per call")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import pipeline
+
+    import hf_bioner  # noqa: F401  (registers the bio-ner task)
+    from hf_bioner.paths import cache_dir
+    from hf_bioner.pipeline import DEFAULT_MODEL
+    from hf_bioner.schema import type_set
+
+    model = args.model or str(DEFAULT_MODEL)
+    tagger = pipeline("bio-ner", model=model)
+    folder = cache_dir() / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    for corpus in args.corpora.split(","):
+        docs, sizes = documents(corpus, args.data_dir, args.limit)
+        run = f"{args.name}-{corpus}" + (f"-sample{args.limit}" if "sample" in sizes else "")
+        path = folder / f"default-call_{run}.jsonl"
+        print(f"{corpus}: {len(docs)} documents -> {path}", flush=True)
+        seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume)
+        rows = saved_rows(str(path))
+        labels = set(type_set(corpus).labels)
+        save_result(
+            f"default_call_{run}",
+            {
+                "model": model,
+                "call": "pipeline('bio-ner')(documents, return_incomplete=True): sentences split, "
+                "every type set of the language, arbitration, selector",
+                "torch_threads": torch.get_num_threads(),
+                "data": {corpus: sizes},
+                "scored_types": sorted(labels),
+                **scored(docs, rows, labels),
+                "seconds_this_run": round(seconds, 1),
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

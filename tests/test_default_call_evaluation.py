@@ -1,0 +1,73 @@
+"""The default call's evaluation: whole documents, scored on the corpus's types, resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from hf_bioner.formats import read_jsonl
+from hf_bioner.sentences import sentence_spans
+from tests.conftest import FIXTURE_CORPORA, REPO
+from tests.known_answers import whole_sentence_tagger
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import common  # noqa: E402
+import default_call_evaluation  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def known_model(tiny_base, tmp_path_factory):
+    """A model that tags every sentence whole (tests/known_answers.py): known entities."""
+    return whole_sentence_tagger(tmp_path_factory.mktemp("known"), tiny_base)
+
+
+def run(monkeypatch, tmp_path, model: str, *options: str) -> dict:
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setenv("HF_BIONER_CACHE", str(tmp_path / "cache"))
+    argv = ["default_call_evaluation.py", "--model", model, "--name", "known", "--corpora",
+            "ncbi_disease", "--data-dir", str(FIXTURE_CORPORA), *options]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    default_call_evaluation.main()
+    return json.loads((tmp_path / "results/default_call_known-ncbi_disease.json").read_text())
+
+
+def test_whole_documents_are_tagged_and_a_cut_short_run_continues(known_model, tmp_path,
+                                                                  monkeypatch):  # fmt: skip
+    first = run(monkeypatch, tmp_path, known_model)
+    predictions = tmp_path / "cache/predictions/default-call_known-ncbi_disease.jsonl"
+    rows = read_jsonl(predictions)
+    docs = {
+        d["id"]: d
+        for d in default_call_evaluation.documents("ncbi_disease", str(FIXTURE_CORPORA), None)[0]
+    }
+    assert [r["id"] for r in rows] == list(docs) and len(rows) == 2  # the fixture's test split
+    data = first["data"]["ncbi_disease"]
+    assert data["documents"] == data["documents_in_split"] == 2 and "sample" not in data
+    # The pipeline split each document into sentences and the model tagged each one whole.
+    for row in rows:
+        text = docs[row["id"]]["text"]
+        sentences = [text[s:e] for s, e in sentence_spans(text, "en")]
+        assert len(sentences) > 1  # a document, not a sentence
+        assert [e["word"] for e in row["entities"]] == sentences
+    assert (first["precision"], first["recall"], first["documents_cut"]) == (0.0, 0.0, 0)
+
+    # A run killed while writing its second document: the first row holds the gold entities
+    # (no tagging by this model gives them), then half a line.
+    first_id, second_id = list(docs)
+    gold = [{"entity_group": e["type"], "start": e["start"], "end": e["end"], "word": e["text"],
+             "score": None} for e in docs[first_id]["entities"]]  # fmt: skip
+    saved = {"id": first_id, "entities": gold, "incomplete": []}
+    half = predictions.read_text(encoding="utf-8").splitlines()[1][:20]
+    predictions.write_text(json.dumps(saved) + "\n" + half, encoding="utf-8")
+    second = run(monkeypatch, tmp_path, known_model, "--resume")
+    again = read_jsonl(predictions)
+    assert again[0] == saved  # kept, not tagged again
+    assert [r["id"] for r in again] == [first_id, second_id]
+    assert again[1]["entities"] == rows[1]["entities"]  # tagged again, whole sentences
+    # tp: the first document's gold; fp: the second's sentences; fn: the second's gold.
+    tp, fp = len(gold), len(rows[1]["entities"])
+    fn = len(docs[second_id]["entities"])
+    assert second["precision"] == pytest.approx(tp / (tp + fp))
+    assert second["recall"] == pytest.approx(tp / (tp + fn))
