@@ -150,7 +150,9 @@ def test_every_decoder_ends_each_row_at_its_own_default_budget(tiny_base):
     logits processor ends each row where the other decoders do."""
     model, tokenizer = _tiny("llama", tiny_base)
     types = type_set("ncbi_disease")
-    texts = [" ".join(["tumor suppressor"] * n) for n in (1, 3)]
+    # Even tagging wherever it may (at most once per type at a start, never inside a word),
+    # one "tumor suppressor" fits its budget; two and three do not.
+    texts = [" ".join(["tumor suppressor"] * n) for n in (2, 3)]
     prompts = [instruction(text, types, "inline") for text in texts]
     constraints = [(text, types.names) for text in texts]
     runs = [generate_answers(model, tokenizer, prompts, constraints=constraints, decoder=decoder)

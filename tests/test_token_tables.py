@@ -81,6 +81,23 @@ def test_a_tag_never_opens_on_whitespace_nor_closes_after_it():
     assert machine.advance(machine.start(), b"<Disease>breast  cancer</Disease>")
 
 
+def test_a_tag_never_splits_a_word_nor_opens_inside_its_own_type():
+    """The rules that ended an answer tagging a word letter by letter, each letter inside
+    the same tag several times (``<Disease><Disease>e</Disease></Disease>``)."""
+    machine = InlineAutomaton("Methylation of Ca2+ and 5-HT6 in 乳腺癌", ["Disease", "Chemical"])
+    start = machine.start()
+    assert not machine.advance(start, b"M<Disease>")  # opens between two letters
+    assert not machine.advance(start, b"<Disease>M</Disease>")  # closes between two letters
+    assert not machine.advance(start, b"Methylation of C<Chemical>a2")
+    assert not machine.advance(start, b"<Disease><Disease>")  # the same type, opened twice
+    assert machine.advance(start, b"<Disease><Chemical>Methylation</Chemical></Disease>")
+    # A letter and a digit may part, and a mark from either, and characters of other scripts.
+    assert machine.advance(start, b"Methylation of <Chemical>Ca</Chemical>2+ and ")
+    assert machine.advance(start, b"Methylation of <Chemical>Ca2</Chemical>+ and ")
+    assert machine.advance(start, b"Methylation of Ca2+ and 5-<Chemical>HT</Chemical>6 in ")
+    assert machine.advance(start, "Methylation of Ca2+ and 5-HT6 in 乳<Disease>腺".encode())
+
+
 @pytest.mark.parametrize("architecture", ["llama", "gemma3"])
 def test_token_tables_write_the_answers_of_allowed_tokens(tiny_base, corpus_records,
                                                           architecture):  # fmt: skip
