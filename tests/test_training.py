@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,10 +53,10 @@ def test_lora_training_saves_everything_loading_needs(tmp_path, tiny_base):
     assert model.peft_config["default"].r == 16 and config["corpora"] == ["ncbi_disease", "cmeee"]
 
 
-def test_the_dev_curve_and_the_saved_model_tag_as_the_known_model_does(tmp_path, tiny_base):
-    """Trained at learning rate 0 from the known-answer model (tests/known_answers.py), whose
-    LoRA adapter starts as a no-op and so stays one: every sentence, in the dev sample and
-    tagged by the saved model, comes back as one entity, and the dev F1 is known."""
+def _known_model_and_data(tmp_path, tiny_base) -> tuple[Path, Path]:
+    """The known-answer model (tests/known_answers.py) and the fixture corpora with a CMeEE
+    dev set of one sentence that is one entity, of the type the known model writes for every
+    CMeEE sentence (临床表现, sym)."""
     import shutil
 
     from tests.known_answers import whole_sentence_tagger
@@ -63,24 +64,34 @@ def test_the_dev_curve_and_the_saved_model_tag_as_the_known_model_does(tmp_path,
     whole_sentence_tagger(tmp_path / "known", tiny_base)
     data = tmp_path / "corpora"
     shutil.copytree(FIXTURE_CORPORA, data)
-    # CMeEE's dev set: one sentence that is one entity, of the type the known model writes
-    # for every CMeEE sentence (临床表现, sym).
     cough = [{"text": "咳嗽", "entities": [{"start_idx": 0, "end_idx": 1, "type": "sym",
                                            "entity": "咳嗽"}]}]  # fmt: skip
     (data / "cmeee" / "cblue_v1" / "CMeEE_dev.json").write_text(
         json.dumps(cough, ensure_ascii=False), encoding="utf-8"
     )
-    base = str(tmp_path / "known" / "base")
+    return tmp_path / "known", data
+
+
+# The seeded NCBI-disease dev sentence ("Exposure of normal human cells to ...") has no gold
+# entity: its one prediction is wrong (tp=0, fp=1, fn=0 -> F1 0). CMeEE's is found (tp=1,
+# fp=0, fn=0 -> F1 1). Pooled: tp=1, fp=1, fn=0 -> P=1/2, R=1, F1=2/3.
+KNOWN_DEV_POINT = (0.5, 1.0, pytest.approx(2 / 3), {"ncbi_disease": 0.0, "cmeee": 1.0})
+
+
+def _curve(summary: dict) -> list[tuple]:
+    return [(p["step"], p["precision"], p["recall"], p["f1"], p["corpora"])
+            for p in summary["dev_f1_curve"]]  # fmt: skip
+
+
+def test_the_dev_curve_and_the_saved_model_tag_as_the_known_model_does(tmp_path, tiny_base):
+    """Trained at learning rate 0 from the known-answer model (tests/known_answers.py), whose
+    LoRA adapter starts as a no-op and so stays one: every sentence, in the dev sample and
+    tagged by the saved model, comes back as one entity, and the dev F1 is known."""
+    known, data = _known_model_and_data(tmp_path, tiny_base)
+    base = str(known / "base")
     summary = train(tiny_config(tmp_path, base, scheme="inline", learning_rate=0.0,
                                 data_dir=str(data)))  # fmt: skip
-    # The seeded NCBI-disease dev sentence ("Exposure of normal human cells to ...") has no
-    # gold entity: its one prediction is wrong (tp=0, fp=1, fn=0 -> F1 0). CMeEE's is found
-    # (tp=1, fp=0, fn=0 -> F1 1). Pooled: tp=1, fp=1, fn=0 -> P=1/2, R=1, F1=2/3.
-    points = [(p["step"], p["precision"], p["recall"], p["f1"], p["corpora"])
-              for p in summary["dev_f1_curve"]]  # fmt: skip
-    corpora = {"ncbi_disease": 0.0, "cmeee": 1.0}
-    assert points == [(2, 0.5, 1.0, pytest.approx(2 / 3), corpora),
-                      (4, 0.5, 1.0, pytest.approx(2 / 3), corpora)]  # fmt: skip
+    assert _curve(summary) == [(2, *KNOWN_DEV_POINT), (4, *KNOWN_DEV_POINT)]
 
     model, tokenizer, config = load_trained(tmp_path / "run")
     assert config["scheme"] == "inline" and config["base_model"] == base
@@ -285,3 +296,14 @@ def test_a_second_pass_continues_the_adapter_it_is_given(tiny_model, tiny_base, 
     assert all((saved[name] == given[name]).all() for name in given)
     rank = next(t.shape[0] for name, t in given.items() if "lora_A" in name)
     assert rank == 16 and rank != 2  # the given adapter's rank (TrainConfig's default r)
+
+
+def test_a_second_pass_dev_curve_starts_with_the_adapter_it_is_given(tmp_path, tiny_base):
+    """The known-answer model continued at learning rate 0: its dev point is measured before
+    the first step too (step 0), so a curve shows whether a second pass helps at all."""
+    known, data = _known_model_and_data(tmp_path, tiny_base)
+    summary = train(tiny_config(tmp_path, str(known / "base"), scheme="inline",
+                                learning_rate=0.0, data_dir=str(data),
+                                init_adapter=str(known / "model")))  # fmt: skip
+    assert _curve(summary) == [(0, *KNOWN_DEV_POINT), (2, *KNOWN_DEV_POINT),
+                               (4, *KNOWN_DEV_POINT)]  # fmt: skip

@@ -98,8 +98,13 @@ def _callbacks(config: TrainConfig, dev: list[Record], output: Path):
         of a run resumed across many sessions is whole.
         """
 
-        def on_train_begin(self, args, state, control, **kw):
+        def on_train_begin(self, args, state, control, model=None, processing_class=None,
+                           **kw):  # fmt: skip
             self.best = max((p["f1"] for p in dev_curve(state.log_history)), default=-1.0)
+            # A continued adapter is measured before its first step: the curve starts where
+            # the adapter stood, so a second pass shows whether it helps at all.
+            if dev and config.init_adapter and state.global_step == 0:
+                self.evaluate(state, model, processing_class)
 
         def evaluate(self, state, model, tokenizer):
             result = predict_records(
