@@ -213,8 +213,7 @@ class InlineAutomaton:
         return bool(state.stack) and not state.fresh and state.pos in self.closes_at
 
     def _tag_moves(self, state: State) -> Iterable[tuple[int, State]]:
-        candidates: list[tuple[bytes, tuple[str, ...], bool]] = []
-        candidates += [(self.opens[t], state.stack + (t,), True) for t in self.openable(state)]
+        candidates = [(self.opens[t], state.stack + (t,), True) for t in self.openable(state)]
         if self.can_close(state):
             candidates.append((self.closes[state.stack[-1]], state.stack[:-1], False))
         written = len(state.partial)
