@@ -49,18 +49,20 @@ def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) 
     return time.perf_counter() - started
 
 
-def eval_units(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list, dict]:
-    """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes.
+def eval_units(corpus: str, data_dir: str | None, limit: int | None,
+               unit: str = "sentence") -> tuple[list, dict]:  # fmt: skip
+    """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes;
+    ``unit="document"`` gives whole documents.
 
     Every benchmark that compares models on a corpus takes its units from here, so they
-    score the same sentences.
+    score the same sentences (or documents).
     """
     import random
 
     from hf_bioner.corpora import evaluation_split, load_records
 
     split = evaluation_split(corpus)
-    records = load_records(corpus, split, data_dir)
+    records = load_records(corpus, split, data_dir, unit=unit)
     sizes = {"split": split, "units_in_split": len(records)}
     if limit and limit < len(records):
         records = random.Random(0).sample(records, limit)

@@ -24,26 +24,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
-from common import as_predictions, save_result, saved_rows
+from common import as_predictions, eval_units, save_result, saved_rows
 
 CORPORA = ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")
 
 
 def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list[dict], dict]:
     """The documents of a corpus's evaluation split (a seeded sample of ``limit``), sizes."""
-    from hf_bioner.corpora import evaluation_split, load_records
-
-    split = evaluation_split(corpus)
-    docs = load_records(corpus, split, data_dir, unit="document")
-    sizes = {"split": split, "documents_in_split": len(docs)}
-    if limit and limit < len(docs):
-        docs = random.Random(0).sample(docs, limit)
+    docs, units = eval_units(corpus, data_dir, limit, unit="document")
+    sizes = {"split": units["split"], "documents_in_split": units["units_in_split"],
+             "documents": units["units"]}  # fmt: skip
+    if len(docs) < units["units_in_split"]:
         sizes["sample"] = f"a seeded sample of {limit} documents, not the full split"
-    sizes["documents"] = len(docs)
     sizes["characters"] = sum(len(d["text"]) for d in docs)
     return docs, sizes
 
