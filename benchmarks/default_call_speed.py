@@ -8,12 +8,16 @@ same documents in one run, with the same generator loaded once:
     the call as it was: the ``allowed-tokens`` decoder, batches of 16 sentences, prompts read
     in the model's dtype (fp32), the selector as saved (LoRA unmerged, bf16 autocast where
     bf16 is fast);
+``token-tables``
+    today's default with the decoder that was the default before copy drafts;
 ``after``
-    today's default: the ``token-tables`` decoder, the device's batch size
+    today's default: the ``drafted-tables`` decoder, the device's batch size
     (:func:`hf_bioner.device.tag_batch_size`), prompts read in bf16 where bf16 is fast, the
     selector merged and cast to bf16 there.
 
-Documents: NCBI-disease test abstracts and CMeEE dev records (a seeded sample of each).
+Documents: NCBI-disease test abstracts and CMeEE dev records (a seeded sample of each), given
+in one call (a list), or with ``--per-call`` one document per call, as a user tagging
+abstracts one at a time calls it (each call then holds only one document's sentences).
 Reported per setting and corpus: seconds per document and strict F1, where the default
 call's entities are kept only if their type is one of the corpus's (the default call also
 finds chemicals and proteins, which NCBI-disease does not annotate), and the ratio of the
@@ -65,14 +69,22 @@ def documents(corpus: str, split: str, data_dir: str | None, count: int) -> list
     return random.Random(0).sample(records, min(count, len(records)))
 
 
-def tag(tagger, docs: list[dict], labels: set[str], **options) -> dict:
+def call(tagger, texts: list[str], per_call: bool, **options) -> list:
+    """The entities of ``texts``: one call for all, or one call per text."""
+    if per_call:
+        return [tagger(text, **options) for text in texts]
+    return tagger(texts, **options)
+
+
+def tag(tagger, docs: list[dict], labels: set[str], per_call: bool, **options) -> dict:
     """Seconds per document and strict F1 (entities of the corpus's types) of one setting."""
     started = time.perf_counter()
-    found = tagger([d["text"] for d in docs], **options)
+    found = call(tagger, [d["text"] for d in docs], per_call, **options)
     return scored(found, time.perf_counter() - started, docs, labels)
 
 
-def tag_with_code(code: Path, model: str, docs: list[dict], labels: set[str]) -> dict:
+def tag_with_code(code: Path, model: str, docs: list[dict], labels: set[str],
+                  per_call: bool) -> dict:  # fmt: skip
     """:func:`tag` of the default call in a child process that imports ``hf_bioner`` from
     ``code`` (a worktree of an earlier revision), with this process's thread count."""
     import torch
@@ -82,13 +94,15 @@ def tag_with_code(code: Path, model: str, docs: list[dict], labels: set[str]) ->
         texts.write_text(json.dumps([d["text"] for d in docs], ensure_ascii=False))
         env = {**os.environ, "PYTHONPATH": str(code)}
         subprocess.run([sys.executable, __file__, "--child", str(texts), str(out), "--model",
-                        model, "--threads", str(torch.get_num_threads())],
+                        model, "--threads", str(torch.get_num_threads()),
+                        *(["--per-call"] if per_call else [])],
                        check=True, env=env, cwd=Path(__file__).parent)  # fmt: skip
         child = json.loads(out.read_text())
     return scored(child["found"], child["seconds"], docs, labels)
 
 
-def child(texts_file: str, out_file: str, model_folder: str, threads: int) -> None:
+def child(texts_file: str, out_file: str, model_folder: str, threads: int,
+          per_call: bool) -> None:  # fmt: skip
     """The child of :func:`tag_with_code`: load, warm, time one default call, save."""
     import torch
 
@@ -101,7 +115,7 @@ def child(texts_file: str, out_file: str, model_folder: str, threads: int) -> No
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
     tagger(texts[0][:200])  # warm, as the parent warms its own
     started = time.perf_counter()
-    found = tagger(texts)
+    found = call(tagger, texts, per_call)
     seconds = time.perf_counter() - started
     Path(out_file).write_text(json.dumps({"found": found, "seconds": seconds}))
 
@@ -128,11 +142,13 @@ def main() -> None:
     parser.add_argument("--name", default="bundled", help="result: default_call_speed_<name>.json")
     parser.add_argument("--before-code", metavar="DIR",
                         help="a worktree of an earlier revision: adds its default call")  # fmt: skip
+    parser.add_argument("--per-call", action="store_true",
+                        help="one document per call (default: all in one call)")  # fmt: skip
     parser.add_argument("--child", nargs=2, metavar=("TEXTS", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.model, args.threads)
+        child(*args.child, args.model, args.threads, args.per_call)
         return
 
     import torch
@@ -150,6 +166,7 @@ def main() -> None:
             before,
             {"decoder": "allowed-tokens", "prefill_dtype": "model", "decode_batch_size": 16},
         ),
+        "token-tables": (after, {"decoder": "token-tables"}),
         "after": (after, {}),
     }
     results: dict = {}
@@ -161,12 +178,14 @@ def main() -> None:
                          "characters": sum(len(d["text"]) for d in docs)}  # fmt: skip
         after(docs[0]["text"][:200])  # warm: token tables, bf16 copies
         for name, (tagger, options) in settings.items():
-            results.setdefault(name, {})[corpus] = tag(tagger, docs, labels, **options)
+            results.setdefault(name, {})[corpus] = tag(tagger, docs, labels, args.per_call,
+                                                       **options)  # fmt: skip
             print(name, corpus, results[name][corpus], flush=True)
         if args.before_code:
             code = Path(args.before_code)
-            results.setdefault(CODE_BEFORE, {})[corpus] = tag_with_code(code, args.model, docs,
-                                                                         labels)  # fmt: skip
+            results.setdefault(CODE_BEFORE, {})[corpus] = tag_with_code(
+                code, args.model, docs, labels, args.per_call
+            )
             print(CODE_BEFORE, corpus, results[CODE_BEFORE][corpus], flush=True)
     ratios = {corpus: round(results["before"][corpus]["seconds"]
                             / results["after"][corpus]["seconds"], 2)
@@ -184,6 +203,7 @@ def main() -> None:
         {
             "model": args.model,
             "torch_threads": torch.get_num_threads(),
+            "documents_per_call": 1 if args.per_call else "all",
             "after_batch_size": tag_batch_size(after.device),
             "after_prompts_per_call": after._batch_size,
             "data": sizes,

@@ -61,25 +61,41 @@ def export(folder: Path, data_dir: str | None, sentences: int) -> None:
 
 
 class ForcedAnswers:
-    """Make a decoder write the gold answers: wraps its ``_choose`` (see the module doc)."""
+    """Make a decoder write the gold answers: wraps its ``_choose``, and the drafted-tables
+    decoder's ``_check`` of drafted positions (see the module doc)."""
 
     def __init__(self, decoder, gold: dict[str, list[int]], eos_id: int, scale: float = 50.0):
         self.decoder, self.gold, self.eos_id, self.scale = decoder, gold, eos_id, scale
         self.choose = decoder._choose
         decoder._choose = self
+        self.check = getattr(decoder, "_check", None)
+        if self.check is not None:
+            decoder._check = self.forced_check
 
-    def __call__(self, batch, active, hidden):
+    def _forced(self, batch, rows: list[int], ahead: int, dtype):
+        """The hidden states that choose each row's gold token ``ahead`` tokens past what it
+        has written (the end of sequence past the answer)."""
         import torch
 
         weight = self.decoder.head.weight
         targets = []
-        for row in active:
+        for row in rows:
             tokens = self.gold[batch.machines[row].text]
-            written = len(batch.answers[row])
+            written = len(batch.answers[row]) + ahead
             targets.append(tokens[written] if written < len(tokens) else self.eos_id)
         index = torch.tensor(targets, device=weight.device)
-        forced = (weight[index] * self.scale).to(hidden.dtype)
-        return self.choose(batch, active, forced)
+        return (weight[index] * self.scale).to(dtype)
+
+    def __call__(self, batch, active, hidden):
+        return self.choose(batch, active, self._forced(batch, active, 0, hidden.dtype))
+
+    def forced_check(self, batch, active, drafts, hidden):
+        """Position ``j`` of a drafted pass chooses the gold token ``j`` past the answer."""
+        import torch
+
+        forced = torch.stack([self._forced(batch, active, j, hidden.dtype)
+                              for j in range(hidden.shape[1])], dim=1)  # fmt: skip
+        return self.check(batch, active, drafts, forced)
 
 
 def tagging_seconds(model, tokenizer, prompts, constraints, gold, batch_size, decoder) -> tuple:
@@ -134,7 +150,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--inputs", help="a folder written by --export")
     parser.add_argument("--batch-sizes", default="64,256")
-    parser.add_argument("--decoders", default="token-tables,allowed-tokens")
+    parser.add_argument("--decoders", default="drafted-tables,token-tables,allowed-tokens")
     parser.add_argument("--train-batch-sizes", default="16,64")
     parser.add_argument("--repeat", type=int, default=2, help="times each, keeping the last")
     parser.add_argument("--name", default="gpu", help="result: gpu_speed_<name>.json")

@@ -3,7 +3,8 @@
 ``automaton``        the language of valid ``inline`` answers and the tokens that spell it
 ``answers``          :class:`Answer`, token budgets, completing answers cut at their budget
 ``allowed_tokens``   a batched loop of our own that scores only allowed tokens
-``token_tables``     the same loop with candidate tables built once per prompt (default)
+``token_tables``     the same loop with candidate tables built once per prompt
+``drafted_tables``   token tables reading copy drafts, several tokens per pass (default)
 ``logits_processor`` ``model.generate`` with a constraint (any model; free answers)
 ``copy_drafts``      one sentence at a time, verifying copied tokens in one pass
 ``generation``       the one entry point: :func:`generate_answers` and the registry

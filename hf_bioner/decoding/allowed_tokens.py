@@ -126,10 +126,12 @@ class AllowedTokenDecoder:
         if prefill_dtype is not None and prefill_dtype != self.head.weight.dtype:
             self.prefill_body = step_copy(model, self.body, prefill_dtype)
 
-    def _run(self, cache, body=None, **inputs):
-        """The decoder's last hidden state per row, extending ``cache``."""
+    def _run(self, cache, body=None, every_position: bool = False, **inputs):
+        """The decoder's last hidden state per row (or, with ``every_position``, the hidden
+        states of every position read), extending ``cache``."""
         inputs[self.cache_argument] = cache
-        return (body or self.body)(**inputs, use_cache=True).last_hidden_state[:, -1]
+        hidden = (body or self.body)(**inputs, use_cache=True).last_hidden_state
+        return hidden if every_position else hidden[:, -1]
 
     def _allowed(self, machine: InlineAutomaton, states) -> list[int] | None:
         """Token ids that continue a valid answer; ``None`` once a row is released."""
@@ -238,15 +240,8 @@ class AllowedTokenDecoder:
                     grown = [batch.prompt_ids[i] + batch.answers[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(grown, False)
                     continue
-                attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
-                hidden = self._run(
-                    cache,
-                    self.step_body,
-                    input_ids=torch.tensor(tokens, device=attention.device)[:, None],
-                    attention_mask=attention,
-                    position_ids=position[:, None],
-                )
-                position = position + 1
+                hidden, attention, position = self._step(batch, active, tokens, cache,
+                                                         attention, position)  # fmt: skip
                 joining = self._joining(batch, waiting, len(active), size, cache, attention)
                 if joining:
                     rows = [batch.prompt_ids[i] for i in joining]
@@ -280,6 +275,22 @@ class AllowedTokenDecoder:
                 return []
         del waiting[len(waiting) - len(joining) :]
         return joining
+
+    def _step(self, batch: Batch, active: list[int], tokens: list[int], cache, attention,
+              position):  # fmt: skip
+        """Read the token each active row just wrote: the next hidden state of every row, the
+        attention mask and the positions after it."""
+        import torch
+
+        attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
+        hidden = self._run(
+            cache,
+            self.step_body,
+            input_ids=torch.tensor(tokens, device=attention.device)[:, None],
+            attention_mask=attention,
+            position_ids=position[:, None],
+        )
+        return hidden, attention, position + 1
 
     # ------------------------------------------------------------------ the per-row work
 

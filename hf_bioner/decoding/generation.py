@@ -6,7 +6,10 @@ batch to one decoder of :data:`DECODERS`. Every decoder takes the same arguments
 same answers (constrained greedy decoding, up to floating-point differences of batching);
 they differ in speed and in the models they support:
 
-``token-tables`` (:mod:`~hf_bioner.decoding.token_tables`, the default)
+``drafted-tables`` (:mod:`~hf_bioner.decoding.drafted_tables`, the default)
+    token-tables reading copy drafts: several copied tokens checked per forward pass where
+    a step is bound by reading weights (a GPU; a CPU at a few rows).
+``token-tables`` (:mod:`~hf_bioner.decoding.token_tables`)
     scores only a superset of the allowed tokens, looked up in tables built once per prompt,
     for all rows at once on the model's device; the Python work per row and step is small.
 ``allowed-tokens`` (:mod:`~hf_bioner.decoding.allowed_tokens`)
@@ -17,7 +20,7 @@ they differ in speed and in the models they support:
 ``copy-drafts`` (:mod:`~hf_bioner.decoding.copy_drafts`)
     one sentence at a time, several copied tokens verified per forward pass.
 
-The first two need a head they can slice (:func:`supports_sliced_head`); for other models
+The first three need a head they can slice (:func:`supports_sliced_head`); for other models
 they give way to ``logits-processor``.
 """
 
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from hf_bioner.decoding.allowed_tokens import AllowedTokenDecoder, supports_sliced_head
 from hf_bioner.decoding.answers import Answer
 from hf_bioner.decoding.copy_drafts import CopyDraftDecoder
+from hf_bioner.decoding.drafted_tables import DraftedTableDecoder
 from hf_bioner.decoding.logits_processor import ProcessorDecoder
 from hf_bioner.decoding.token_tables import TableDecoder
 from hf_bioner.device import bf16_is_fast
@@ -35,13 +39,14 @@ from hf_bioner.schema import BioNerInputError
 
 DECODERS = {
     "token-tables": TableDecoder,
+    "drafted-tables": DraftedTableDecoder,
     "allowed-tokens": AllowedTokenDecoder,
     "logits-processor": ProcessorDecoder,
     "copy-drafts": CopyDraftDecoder,
 }
-DEFAULT_DECODER = "token-tables"
+DEFAULT_DECODER = "drafted-tables"
 REFILL_BATCHES = 8  # batches' worth of rows a refilling decoder is handed at once
-SLICED_HEAD = ("token-tables", "allowed-tokens")
+SLICED_HEAD = ("token-tables", "drafted-tables", "allowed-tokens")
 
 
 def check_decoder(decoder: str) -> None:

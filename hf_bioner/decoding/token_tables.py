@@ -298,6 +298,10 @@ class TableDecoder(AllowedTokenDecoder):
         if len(states) != 1:
             return None
         (state,) = states
+        return self._table_rows_at(batch, row, state)
+
+    def _table_rows_at(self, batch: TableBatch, row: int, state: State) -> tuple[int, int, int]:
+        """The three candidate rows of row ``row`` when its answer stands at ``state``."""
         machine = batch.machines[row]
         close = state.stack[-1] if machine.can_close(state) else None
         tags = batch.tag_at[row][state.partial, machine.can_open(state), close]
