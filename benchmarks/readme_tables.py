@@ -107,9 +107,9 @@ def spacy(results: Path) -> str:
     return markdown_table(["corpus", "spaCy F1 (P / R)", "sentences/s", "training"], rows)
 
 
-TAG_SPEED_RESULTS = f"{BUNDLED_RESULTS}-chunkpipeline"  # the newest run of tag_speed.py
+TAG_SPEED_RESULTS = f"{BUNDLED_RESULTS}-drafted"  # the newest run of tag_speed.py
 SPEED_SETTINGS = {
-    "pipeline": "pipeline as users call it (token-tables decoding, bf16 prompts and steps, selector)",
+    "pipeline": "pipeline as users call it (drafted-tables decoding, bf16 prompts and steps, selector)",
     "pipeline_no_selector": "pipeline without the selector",
     "pipeline_model_dtype_steps": 'the same with fp32 steps (`step_dtype="model"`)',
     "pipeline_logits_processor": "constraint as a logits processor in `model.generate`",
