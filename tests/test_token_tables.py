@@ -57,9 +57,8 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
                 kind = "inside" if state.partial else "copy"
                 close = state.stack[-1] if machine.can_close(state) else None
                 row = tag_rows[tags.at[state.partial, machine.can_open(state), close]]
-                row = row | set(tag_ends[state.pos])
-                if not state.partial:
-                    row = row | set(copies[state.pos])
+                # Inside a tag: what finishes it (and copies on); outside: copies.
+                row = row | set(tag_ends[state.pos] if state.partial else copies[state.pos])
                 assert allowed <= row, (kind, state, sorted(allowed - row)[:5])
                 checked[kind] += 1
             # Prefer tags, so that walks go inside them often.
@@ -69,6 +68,35 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
                 break
             states = machine.advance(states, table.bytes_of[token])
     assert checked["copy"] > 100 and checked["inside"] > 30, checked
+
+
+@pytest.mark.parametrize(("text", "names"), SENTENCES)
+def test_a_tag_token_advances_as_byte_by_byte(tokenizer, text, names):
+    """The automaton's one-comparison step for tag tokens (``<Dis``, ``ease>``, ``</DNA>``)
+    reaches the states its byte-by-byte walk reaches, for every token of the vocabulary that
+    holds a ``<`` or ``>``, from states met on random walks (outside and inside tags, nested,
+    just opened)."""
+    table = TokenTable.of(tokenizer)
+    machine = InlineAutomaton(text, names)
+    tag_tokens = [data for data in table.bytes_of if data and (b"<" in data or b">" in data)]
+    rng = random.Random(1)
+    compared, valid = 0, 0
+    for _walk in range(6):
+        states = machine.start()
+        for _step in range(40):
+            if len(states) == 1:
+                for data in tag_tokens:
+                    quick = machine.advance(states, data)
+                    assert quick == machine.advance_bytes(states, data), (states, data)
+                    compared += 1
+                    valid += bool(quick)
+            allowed = sorted(next_tokens(machine, states, table, []))
+            if not allowed:
+                break
+            tagging = [t for t in allowed if b"<" in table.bytes_of[t]]
+            token = rng.choice(tagging if tagging and rng.random() < 0.4 else allowed)
+            states = machine.advance(states, table.bytes_of[token])
+    assert compared > 10_000 and valid > 20, (compared, valid)
 
 
 def test_a_tag_never_opens_on_whitespace_nor_closes_after_it():

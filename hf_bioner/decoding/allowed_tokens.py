@@ -10,8 +10,9 @@ come for free in a loop of our own:
 - the beginning that every prompt of a batch shares (instructions and type definitions) is
   read once and its key/value cache copied to every row (with a sliding-window model, until a
   row outgrows the window: see :meth:`AllowedTokenDecoder._outgrew_window`);
-- a row that has finished (or spent its budget, :func:`~hf_bioner.decoding.answers.answer_budget`)
-  leaves the batch, so the rest do not carry it;
+- rows that have finished (or spent their budget, :func:`~hf_bioner.decoding.answers.answer_budget`)
+  leave the batch, so the rest do not carry them (on a CPU at once; on a GPU a quarter of the
+  batch at a time, so that the cache is not copied for every row: :data:`FINISHED_SHARE`);
 - optionally (``step_dtype``), the one-token steps run on a bf16 copy of the decoder: a step
   reads every weight for a handful of tokens, so it is bound by memory traffic, which bf16
   halves; and (``prefill_dtype``) the prompts are read by it too: on a CPU with bf16 units
@@ -41,6 +42,16 @@ from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_token
 JOINABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
+# The place of a finished row in the batch until the batch is compacted (:meth:`_compacts`).
+FINISHED = -1
+# The share of finished rows at which they leave the batch, per device type. Dropping rows
+# copies the whole key/value cache (on one CPU core, 109 ms for 64 rows of 300 tokens of a
+# model of Gemma-3-270m's shape, whose one-token step takes 198 ms); carrying a finished row
+# costs its share of every step. On a CPU, where a step's cost grows with its rows, carrying
+# them a quarter at a time made the default call 7% slower
+# (default_call_speed_bundled-1core-per-call-lazy-compaction.json), so they leave at once;
+# on a GPU a step costs about the same for any number of rows, so they leave a quarter at a time.
+FINISHED_SHARE = {"cpu": 0.0, "cuda": 0.25}
 
 
 def supports_sliced_head(model) -> bool:
@@ -88,13 +99,16 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
 
 def best_candidates(hidden, head, candidates, valid):
     """For each row, the candidate (``candidates[n]`` where ``valid[n]``) with the highest
-    logit, scored in fp32 against only those rows of the head."""
+    logit, scored in fp32 against only those rows of the head. The rows are read with
+    ``index_select``: indexing the head with a 2-D tensor was 2-5x slower on a CPU."""
     import torch
 
-    scores = torch.einsum("nkh,nh->nk", head.weight[candidates].float(), hidden.float())
+    flat = candidates.reshape(-1)
+    rows = head.weight.index_select(0, flat).view(*candidates.shape, -1).float()
+    scores = torch.bmm(rows, hidden.float()[:, :, None]).squeeze(2)
     if head.bias is not None:
-        scores = scores + head.bias[candidates].float()
-    best = scores.masked_fill(~valid, float("-inf")).argmax(1, keepdim=True)
+        scores = scores + head.bias.index_select(0, flat).view_as(candidates).float()
+    best = torch.where(valid, scores, float("-inf")).argmax(1, keepdim=True)
     return candidates.gather(1, best).squeeze(1)
 
 
@@ -116,6 +130,7 @@ class AllowedTokenDecoder:
         self.head = model.get_output_embeddings()
         self.table = TokenTable.of(tokenizer)
         self.eos_ids = sorted(set(eos_ids))
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.cache_argument = cache_argument(self.body)
         text_config = model.config.get_text_config(decoder=True)
         self.sliding_window = getattr(text_config, "sliding_window", None)
@@ -177,8 +192,7 @@ class AllowedTokenDecoder:
             cache.batch_repeat_interleave(len(rows))
         rests = [r[shared:] for r in rows]
         width = max(len(r) for r in rests)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rests], device=device)
+        ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rests], device=device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rests], device=device)
         positions = shared + (mask.cumsum(1) - 1).clamp(min=0)
         attention = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype, device=device),
@@ -215,27 +229,22 @@ class AllowedTokenDecoder:
         batch = self._start(prompts, constraints, max_new_tokens)
         size = batch_size or len(prompts)
         waiting = list(range(len(prompts)))[::-1]  # pop() gives the next row
-        active: list[int] = []
+        active: list[int] = []  # the row in each place of the batch (FINISHED: none)
         with torch.no_grad():
             while waiting or active:
                 if not active:
                     active = [waiting.pop() for _ in range(min(size, len(waiting)))]
                     rows = [batch.prompt_ids[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(rows)
-                tokens = self._choose(batch, active, hidden)
-                keep = [n for n, (row, token) in enumerate(zip(active, tokens, strict=True))
-                        if self._write(batch, row, token)]  # fmt: skip
-                if on_done is not None and len(keep) < len(active):
-                    on_done(len(active) - len(keep))
-                if not keep:
+                tokens, finished = self._choose_and_write(batch, active, hidden)
+                if on_done is not None and finished:
+                    on_done(finished)
+                if all(row == FINISHED for row in active):
                     active = []
                     continue
-                if len(keep) < len(active):
-                    index = torch.tensor(keep, device=attention.device)
-                    cache.batch_select_indices(index)
-                    attention, position = attention[index], position[index]
-                    active = [active[n] for n in keep]
-                    tokens = [tokens[n] for n in keep]
+                if self._compacts(active) or self._outgrew_window(shared, attention):
+                    active, tokens, attention, position = _compact(active, tokens, cache,
+                                                                   attention, position)  # fmt: skip
                 if self._outgrew_window(shared, attention):
                     grown = [batch.prompt_ids[i] + batch.answers[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(grown, False)
@@ -255,6 +264,29 @@ class AllowedTokenDecoder:
         return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
                 for machine, tokens, budget in zip(batch.machines, batch.answers, batch.budgets,
                                                    strict=True)]  # fmt: skip
+
+    def _choose_and_write(self, batch: Batch, active: list[int], hidden) -> tuple[list[int], int]:
+        """Choose and write the next token of every unfinished row; a row that finishes leaves
+        its place as :data:`FINISHED`. Returns the token of every place (a finished place
+        reads a padding token until the batch is compacted) and how many rows finished."""
+        live = [n for n, row in enumerate(active) if row != FINISHED]
+        if len(live) < len(active):
+            hidden = hidden[live]
+        chosen = self._choose(batch, [active[n] for n in live], hidden)
+        tokens = [self.pad_id] * len(active)
+        finished = 0
+        for n, token in zip(live, chosen, strict=True):
+            tokens[n] = token
+            if not self._write(batch, active[n], token):
+                active[n] = FINISHED
+                finished += 1
+        return tokens, finished
+
+    def _compacts(self, active: list[int]) -> bool:
+        """Whether to drop the finished rows from the batch now (:data:`FINISHED_SHARE`)."""
+        finished = active.count(FINISHED)
+        share = FINISHED_SHARE.get(self.head.weight.device.type, FINISHED_SHARE["cuda"])
+        return finished > 0 and finished >= share * len(active)
 
     def _joining(self, batch: Batch, waiting: list[int], active: int, size: int, cache,
                  attention) -> list[int]:  # fmt: skip
@@ -333,6 +365,20 @@ class Batch:
     def __post_init__(self) -> None:
         self.states = self.states or [m.start() for m in self.machines]
         self.answers = self.answers or [[] for _ in self.machines]
+
+
+def _compact(active: list[int], tokens: list[int], cache, attention, position):
+    """Drop the :data:`FINISHED` places from the batch: its rows, tokens, cache, attention
+    mask and positions (the cache in place)."""
+    import torch
+
+    keep = [n for n, row in enumerate(active) if row != FINISHED]
+    if len(keep) == len(active):
+        return active, tokens, attention, position
+    index = torch.tensor(keep, device=attention.device)
+    cache.batch_select_indices(index)
+    return ([active[n] for n in keep], [tokens[n] for n in keep], attention[index],
+            position[index])  # fmt: skip
 
 
 def _join_caches(cache, attention, new_cache, new_attention):

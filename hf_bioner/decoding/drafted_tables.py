@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hf_bioner.decoding.allowed_tokens import JOINABLE_LAYERS, best_candidates
+from hf_bioner.decoding.allowed_tokens import FINISHED, JOINABLE_LAYERS, best_candidates
 from hf_bioner.decoding.automaton import State
 from hf_bioner.decoding.token_tables import TableBatch, TableDecoder
 
@@ -74,14 +74,17 @@ class DraftedTableDecoder(TableDecoder):
         disagreement; the hidden state after each row's last kept token."""
         import torch
 
-        length = self._draft_length(len(active), cache, attention)
+        live = sum(row != FINISHED for row in active)
+        length = self._draft_length(live, cache, attention)
         drafts = self._drafts(batch, active, length) if length else []
         longest = max((len(d) for d in drafts), default=0)
         if not longest:
             return super()._step(batch, active, tokens, cache, attention, position)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         device = attention.device
-        rows = [[t, *d] + [pad] * (longest - len(d)) for t, d in zip(tokens, drafts, strict=True)]
+        rows = [
+            [t, *d] + [self.pad_id] * (longest - len(d))
+            for t, d in zip(tokens, drafts, strict=True)
+        ]
         ids = torch.tensor(rows, device=device)
         block = torch.tensor([[1] * (1 + len(d)) + [0] * (longest - len(d)) for d in drafts],
                              dtype=attention.dtype, device=device)  # fmt: skip
@@ -108,9 +111,11 @@ class DraftedTableDecoder(TableDecoder):
 
     def _drafts(self, batch: TableBatch, active: list[int], length: int) -> list[list[int]]:
         """Each row's draft: the next tokens of a plain copy of its sentence from where it
-        stands (none inside a tag, with several readings, or past its budget)."""
+        stands (none inside a tag, with several readings, past its budget, or finished)."""
         rests, owners = [], []
         for n, row in enumerate(active):
+            if row == FINISHED:
+                continue
             states = batch.states[row]
             room = batch.budgets[row] - len(batch.answers[row]) - 1  # a draft never ends a row
             if len(states) != 1 or room < 1:

@@ -108,19 +108,21 @@ class TagTokens:
     innermost tag ``close`` may close (``None``: none may): some or all of the rest of a
     permitted tag, or all of it and the start of another. Equal rows are stored once.
     Tokens that hold text as well are keyed by that text: ``after_text`` (text, then the
-    start of a tag: ``b" "`` -> ``" <"``) and ``before_text`` (the end of a tag, then text:
-    ``b" of"`` -> ``"> of"``).
+    start of a tag: ``b" "`` -> ``" <"``), ``before_text`` (the end of a tag, then text:
+    ``b" of"`` -> ``"> of"``: only after part of a tag) and ``after_tag`` (a whole tag, then
+    text: only where no tag is being written).
     """
 
     rows: list[list[int]]
     at: dict[tuple[bytes, bool, str | None], int]
     after_text: dict[bytes, list[int]] = field(default_factory=dict)
     before_text: dict[bytes, list[int]] = field(default_factory=dict)
-    before_text_prefixes: set[bytes] = field(default_factory=set)
+    after_tag: dict[bytes, list[int]] = field(default_factory=dict)
+    text_prefixes: set[bytes] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.before_text_prefixes = {key[:end] for key in self.before_text
-                                     for end in range(1, len(key) + 1)}  # fmt: skip
+        self.text_prefixes = {key[:end] for key in (*self.before_text, *self.after_tag)
+                              for end in range(1, len(key) + 1)}  # fmt: skip
 
     @classmethod
     def of(cls, index: VocabularyIndex, names: Sequence[str]) -> TagTokens:
@@ -146,38 +148,45 @@ class TagTokens:
                         rows.append(list(ids))
                     at[partial, can_open, close] = stored[ids]
         tags = opens + list(closes.values())
-        return cls(rows, at, _after_text(index, tags), _before_text(index, tags))
+        return cls(rows, at, _after_text(index, tags), *_before_text(index, tags))
 
 
 def _after_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[int]]:
-    """Tokens made of text and then the start of a tag, by their text."""
+    """Tokens made of text and then the start of a tag, by their text (none that close a tag
+    after a space: the automaton never allows it)."""
     found: dict[bytes, set[int]] = {}
     for data, token in index.inner_tag_starts:
         for split in range(1, len(data)):
-            if data[split] == ord("<") and _agrees(data[split:], tags):
+            closes_after_space = data[split - 1 : split].isspace() and data[split:].startswith(
+                b"</"
+            )
+            if data[split] == ord("<") and _agrees(data[split:], tags) and not closes_after_space:
                 found.setdefault(data[:split], set()).add(token)
     return {text: sorted(ids) for text, ids in found.items()}
 
 
-def _before_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[int]]:
-    """Tokens made of the end of a tag and then text, by that text up to a next ``<``; a ``<``
-    right after the tag may be the text's own (``"><2"`` in ``CD4<200``), so such tokens are
-    kept under ``b"<"``, looked up where the text holds one."""
-    found: dict[bytes, set[int]] = {}
+def _before_text(index: VocabularyIndex, tags: list[bytes]
+                 ) -> tuple[dict[bytes, list[int]], dict[bytes, list[int]]]:  # fmt: skip
+    """Tokens made of the end of a tag and then text, by that text up to a next ``<``: those
+    that finish a tag already begun, and those that hold a whole tag. A ``<`` right after the
+    tag may be the text's own (``"><2"`` in ``CD4<200``), so such tokens are kept under
+    ``b"<"``, looked up where the text holds one."""
+    found: tuple[dict[bytes, set[int]], dict[bytes, set[int]]] = ({}, {})
     for data, token in index.inner_tag_ends:
         for split in range(len(data) - 1):
             end, rest = data[: split + 1], data[split + 1 :]
             if data[split] == ord(">") and any(t.endswith(end) for t in tags):
-                found.setdefault(rest.split(b"<", 1)[0] or b"<", set()).add(token)
-    return {text: sorted(ids) for text, ids in found.items()}
+                whole = end.startswith(b"<")
+                found[whole].setdefault(rest.split(b"<", 1)[0] or b"<", set()).add(token)
+    return tuple({text: sorted(ids) for text, ids in kind.items()} for kind in found)
 
 
 def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
                     end_ids: Sequence[int]) -> tuple[list[list[int]], list[list[int]]]:  # fmt: skip
     """Two rows for every byte offset ``p`` of ``text`` (and its end): the tokens that hold
-    ``text[p:q]`` for some ``q`` and may be written outside a tag (a copy, or the copy and
-    then a tag's start; at the end, the end of sequence), and those that end a tag and then
-    hold ``text[p:q]`` (written inside a tag, or as a whole tag and then text)."""
+    ``text[p:q]`` for some ``q`` and may be written outside a tag (a copy, the copy and then
+    a tag's start, or a whole tag and then the copy; at the end, the end of sequence), and
+    those that finish a tag begun and then hold ``text[p:q]``."""
     copies, tag_ends = [], []
     for p in range(len(text) + 1):
         copy: list[int] = []
@@ -186,8 +195,9 @@ def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
             piece = text[p:q]
             copy += table.by_bytes.get(piece, ())
             copy += tags.after_text.get(piece, ())
+            copy += tags.after_tag.get(piece, ())
             tag_end += tags.before_text.get(piece, ())
-            if piece not in table.prefixes and piece not in tags.before_text_prefixes:
+            if piece not in table.prefixes and piece not in tags.text_prefixes:
                 break
         copies.append(copy)
         tag_ends.append(tag_end)
@@ -305,8 +315,9 @@ class TableDecoder(AllowedTokenDecoder):
         machine = batch.machines[row]
         close = state.stack[-1] if machine.can_close(state) else None
         tags = batch.tag_at[row][state.partial, machine.can_open(state), close]
-        copies = 0 if state.partial else batch.copy_offsets[row] + state.pos
-        return copies, batch.tag_end_offsets[row] + state.pos, batch.tag_offsets[row] + tags
+        if state.partial:  # finishing a tag: no copy yet
+            return 0, batch.tag_end_offsets[row] + state.pos, batch.tag_offsets[row] + tags
+        return batch.copy_offsets[row] + state.pos, 0, batch.tag_offsets[row] + tags
 
     def _choose(self, batch: TableBatch, active: list[int], hidden) -> list[int]:
         """Every active row's best candidate, checked against its automaton; the rows whose
