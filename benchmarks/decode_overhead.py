@@ -122,7 +122,9 @@ def run(decoder_name: str, model, tokenizer, prompts, constraints, batch_size: i
         "row_steps": row_steps,
         "overhead_us_per_row_step": round(1e6 * (total - clock.seconds) / row_steps, 2),
         "full_batch_row_steps": full_rows,
-        "full_batch_overhead_us_per_row_step": round(1e6 * full_outside / max(full_rows, 1), 2),
+        "full_batch_overhead_us_per_row_step": (
+            round(1e6 * full_outside / full_rows, 2) if full_rows else None  # no full step
+        ),
         "answers": answers,
     }
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hf_bioner.decoding.allowed_tokens import FINISHED, JOINABLE_LAYERS, best_candidates
+from hf_bioner.decoding.allowed_tokens import FINISHED, best_candidates, plain_layers
 from hf_bioner.decoding.automaton import State
 from hf_bioner.decoding.token_tables import TableBatch, TableDecoder
 
@@ -103,7 +103,7 @@ class DraftedTableDecoder(TableDecoder):
         are not plain keys and values (a recurrent layer cannot forget a token), nor where the
         drafted slots could reach a sliding window (the holes count in it)."""
         length = draft_length(rows, attention.device.type, self.max_draft)
-        if any(type(layer).__name__ not in JOINABLE_LAYERS for layer in cache.layers):
+        if not plain_layers(cache):
             return 0
         if self.sliding_window and attention.shape[1] + 1 + length >= self.sliding_window - 1:
             return 0

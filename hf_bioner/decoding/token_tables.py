@@ -157,11 +157,10 @@ def _after_text(index: VocabularyIndex, tags: list[bytes]) -> dict[bytes, list[i
     found: dict[bytes, set[int]] = {}
     for data, token in index.inner_tag_starts:
         for split in range(1, len(data)):
-            closes_after_space = data[split - 1 : split].isspace() and data[split:].startswith(
-                b"</"
-            )
-            if data[split] == ord("<") and _agrees(data[split:], tags) and not closes_after_space:
-                found.setdefault(data[:split], set()).add(token)
+            text, tag = data[:split], data[split:]
+            closes_after_space = text[-1:].isspace() and tag.startswith(b"</")
+            if tag.startswith(b"<") and _agrees(tag, tags) and not closes_after_space:
+                found.setdefault(text, set()).add(token)
     return {text: sorted(ids) for text, ids in found.items()}
 
 
