@@ -40,9 +40,11 @@ from hf_bioner.training.trainer import corpus_f1
 ADAPTER_FILE = "adapter_model.safetensors"
 
 
-def held_out_units(run: Path, data_dir: str | None, per_corpus: int) -> tuple[list, dict]:
-    """A seeded sample of held-out units per corpus of the run, and where each came from."""
-    corpora = load_trained_config(run)["corpora"]
+def held_out_units(run: Path, data_dir: str | None, per_corpus: int,
+                   corpora: list[str] | None = None) -> tuple[list, dict]:  # fmt: skip
+    """A seeded sample of held-out units per corpus of the run (or of ``corpora``), and where
+    each came from."""
+    corpora = corpora or load_trained_config(run)["corpora"]
     needed = any(tuning_split(corpus) == "train" for corpus in corpora)
     learnt = seen_training_ids(run, data_dir) if needed else set()
     units, sizes = [], {}
@@ -109,6 +111,9 @@ def main() -> None:
     parser.add_argument("--average", default="", help="comma-separated adapter files to average")
     parser.add_argument("--per-corpus", type=int, default=100, help="held-out units per corpus")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--corpora", default="",
+                        help="comma-separated corpora to choose on (default: the run's); a "
+                             "run that learnt all of CMeEE has no held-out CMeEE text")  # fmt: skip
     parser.add_argument("--data-dir")
     parser.add_argument("--resume", action="store_true", help="keep candidates already scored")
     args = parser.parse_args()
@@ -119,7 +124,8 @@ def main() -> None:
         candidates["average-of-" + "-".join(map(candidate_name, averaged))] = averaged
     if not candidates:
         parser.error("give --adapters and/or --average")
-    units, sizes = held_out_units(run, args.data_dir, args.per_corpus)
+    corpora = [name for name in args.corpora.split(",") if name]
+    units, sizes = held_out_units(run, args.data_dir, args.per_corpus, corpora)
     path = common.RESULTS / f"checkpoint_choice_{args.name}.json"
     scored = json.loads(path.read_text())["candidates"] if args.resume and path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
