@@ -71,6 +71,26 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
 
 
 @pytest.mark.parametrize(("text", "names"), SENTENCES)
+def test_text_rows_hold_every_piece_of_the_text(tokenizer, text, names):
+    """The text rows, which stop reading at the first piece that begins no token, hold what
+    looking up every piece ``text[p:q]`` (no early stop) finds, in the same order."""
+    table = TokenTable.of(tokenizer)
+    tags = TagTokens.of(VocabularyIndex.of(tokenizer), names)
+    data = InlineAutomaton(text, names).text
+    copies, tag_ends = text_candidates(data, table, tags, [tokenizer.eos_token_id])
+    for p in range(len(data)):
+        pieces = [data[p:q] for q in range(p + 1, len(data) + 1)]
+        expected_copies = [i for piece in pieces
+                           for found in (table.by_bytes, tags.after_text, tags.after_tag)
+                           for i in found.get(piece, ())]  # fmt: skip
+        expected_tag_ends = [i for piece in pieces for i in tags.before_text.get(piece, ())]
+        assert copies[p] == expected_copies, (p, data[p:])
+        assert tag_ends[p] == expected_tag_ends, (p, data[p:])
+    assert copies[len(data)] == [tokenizer.eos_token_id]
+    assert all(copies), "every byte offset has a token that copies on"
+
+
+@pytest.mark.parametrize(("text", "names"), SENTENCES)
 def test_a_tag_token_advances_as_byte_by_byte(tokenizer, text, names):
     """The automaton's one-comparison step for tag tokens (``<Dis``, ``ease>``, ``</DNA>``)
     reaches the states its byte-by-byte walk reaches, for every token of the vocabulary that

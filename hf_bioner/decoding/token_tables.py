@@ -119,8 +119,10 @@ class TagTokens:
     before_text: dict[bytes, list[int]] = field(default_factory=dict)
     after_tag: dict[bytes, list[int]] = field(default_factory=dict)
     text_prefixes: set[bytes] = field(default_factory=set)
+    text_keys: set[bytes] = field(default_factory=set)  # the keys of the three dicts
 
     def __post_init__(self) -> None:
+        self.text_keys = {*self.after_text, *self.before_text, *self.after_tag}
         self.text_prefixes = {key[:end] for key in (*self.before_text, *self.after_tag)
                               for end in range(1, len(key) + 1)}  # fmt: skip
 
@@ -185,18 +187,27 @@ def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
     """Two rows for every byte offset ``p`` of ``text`` (and its end): the tokens that hold
     ``text[p:q]`` for some ``q`` and may be written outside a tag (a copy, the copy and then
     a tag's start, or a whole tag and then the copy; at the end, the end of sequence), and
-    those that finish a tag begun and then hold ``text[p:q]``."""
+    those that finish a tag begun and then hold ``text[p:q]``.
+
+    Built for every sentence of every batch, so each piece costs two set lookups (does it
+    begin a token? is it the text of a tag token, ``tags.text_keys``?) and the dicts are read
+    only where they hold it; reading stops at the first piece that begins no token."""
+    by_bytes, prefixes = table.by_bytes, table.prefixes
+    text_keys, text_prefixes = tags.text_keys, tags.text_prefixes
     copies, tag_ends = [], []
     for p in range(len(text) + 1):
         copy: list[int] = []
         tag_end: list[int] = []
         for q in range(p + 1, len(text) + 1):
             piece = text[p:q]
-            copy += table.by_bytes.get(piece, ())
-            copy += tags.after_text.get(piece, ())
-            copy += tags.after_tag.get(piece, ())
-            tag_end += tags.before_text.get(piece, ())
-            if piece not in table.prefixes and piece not in tags.text_prefixes:
+            begins_token = piece in prefixes
+            if begins_token:
+                copy += by_bytes.get(piece, ())
+            if piece in text_keys:
+                copy += tags.after_text.get(piece, ())
+                copy += tags.after_tag.get(piece, ())
+                tag_end += tags.before_text.get(piece, ())
+            if not begins_token and piece not in text_prefixes:
                 break
         copies.append(copy)
         tag_ends.append(tag_end)
