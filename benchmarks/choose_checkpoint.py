@@ -4,7 +4,9 @@ A long run's dev curve swings from one evaluation to the next (a 50-sentence sam
 corpus, measured inside training), so the adapter to ship is chosen here, after training,
 on a larger sample that no candidate learnt and that is not an evaluation set: dev for the
 corpora scored on test, and for CMeEE (scored on dev) the training sentences a capped run
-left out (``hf_bioner.training.data.seen_training_ids``). Every candidate tags the same units.
+left out (``hf_bioner.training.data.seen_training_ids``); a run that learnt all of CMeEE has
+none, so its choice is made on the English corpora alone (``--corpora``). Every candidate
+tags the same units.
 
 Candidates are adapter files (e.g. the checkpoints kept by a stash loop) and, with
 ``--average``, the uniform mean of several of them: the LoRA A and B matrices averaged apart,
