@@ -72,8 +72,9 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
 
 @pytest.mark.parametrize(("text", "names"), SENTENCES)
 def test_text_rows_hold_every_piece_of_the_text(tokenizer, text, names):
-    """The text rows, which stop reading at the first piece that begins no token, hold what
-    looking up every piece ``text[p:q]`` (no early stop) finds, in the same order."""
+    """The text rows, which stop reading at the first piece that begins neither a token nor a
+    tag token's text, hold what looking up every piece ``text[p:q]`` (no early stop) finds,
+    in the same order."""
     table = TokenTable.of(tokenizer)
     tags = TagTokens.of(VocabularyIndex.of(tokenizer), names)
     data = InlineAutomaton(text, names).text

@@ -191,7 +191,8 @@ def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
 
     Built for every sentence of every batch, so each piece costs two set lookups (does it
     begin a token? is it the text of a tag token, ``tags.text_keys``?) and the dicts are read
-    only where they hold it; reading stops at the first piece that begins no token."""
+    only where they hold it; reading stops at the first piece that begins neither a token
+    nor a tag token's text."""
     by_bytes, prefixes = table.by_bytes, table.prefixes
     text_keys, text_prefixes = tags.text_keys, tags.text_prefixes
     copies, tag_ends = [], []
