@@ -42,9 +42,13 @@ from hf_bioner.selector import (
     EntitySelector,
     auc,
     best_threshold,
-    candidate_input,
 )
-from hf_bioner.selector.candidates import SampleConfig, build_candidates, predicted_candidates
+from hf_bioner.selector.candidates import (
+    SampleConfig,
+    SelectorInput,
+    build_candidates,
+    predicted_candidates,
+)
 
 
 def prf(result: dict) -> dict:
@@ -95,19 +99,24 @@ class LogitCache:
                 self.logits, self.seconds = saved["logits"], saved["seconds"]
                 self.computed = len(self.logits)
 
-    def get(self, selector: EntitySelector, inputs: list[str]) -> list[float]:
-        """The logits of the inputs: cached ones read, the others computed and saved."""
-        todo = sorted(set(inputs) - set(self.logits))
+    def get(self, selector: EntitySelector, inputs: list[SelectorInput | str]) -> list[float]:
+        """The logits of the inputs (each saved under the text it reads): cached ones read,
+        the others computed and saved."""
+        inputs = [SelectorInput(i) if isinstance(i, str) else i for i in inputs]
+        texts = ["".join(i) for i in inputs]
+        todo = sorted({t: i for t, i in zip(texts, inputs, strict=True)
+                       if t not in self.logits}.items())  # fmt: skip
         if todo:
             started = time.perf_counter()
-            self.logits.update(zip(todo, selector.raw_logits(todo), strict=True))
+            computed = selector.raw_logits([i for _, i in todo])
+            self.logits.update(zip([t for t, _ in todo], computed, strict=True))
             self.seconds += time.perf_counter() - started
             self.computed += len(todo)
             if self.path:
                 saved = {"selector": self.fingerprint, "seconds": self.seconds,
                          "logits": self.logits}  # fmt: skip
                 self.path.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-        return [self.logits[i] for i in inputs]
+        return [self.logits[t] for t in texts]
 
 
 def split_sizes(corpus: str, units: int, data_dir: str | None) -> dict:
@@ -141,7 +150,7 @@ def main() -> None:
         predictions = [r["predicted"] for r in records]
         gold = [r["entities"] for r in records]
         candidates = predicted_candidates(records, predictions)
-        inputs = [candidate_input(c, type_sets) for c in candidates]
+        inputs = [selector.input_of(c, type_sets) for c in candidates]
         probabilities = selector.probabilities(cache.get(selector, inputs))
         kept_lists, position = [], 0
         for entities in predictions:

@@ -524,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="per corpus, tagged by the generator for hard negatives (40)")  # fmt: skip
     selector.add_argument("--calibration-sentences", dest="calibration_sentences", type=int,
                           help="per corpus, tagged by the generator for calibration (250)")  # fmt: skip
+    selector.add_argument("--input-format", dest="input_format",
+                          choices=("sentence-first", "bracketed"),
+                          help="sentence-first (default: each sentence read once for all its "
+                          "candidates) or bracketed (the span marked in the sentence, as the "
+                          "first selectors read it)")  # fmt: skip
     selector.add_argument("--boundary-per-gold", dest="boundary_per_gold", type=int)
     selector.add_argument("--type-per-gold", dest="type_per_gold", type=int)
     selector.add_argument("--epochs", type=float)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 import shutil
@@ -260,3 +261,10 @@ def load_trained(
     model.hf_bioner_tokenizer = tokenizer
     model.hf_bioner_folder = str(folder)  # where a saved selector would be
     return model, tokenizer, config
+
+
+def cache_argument(module) -> str:
+    """The name under which ``module.forward`` takes its key/value cache: transformers 5.24
+    renamed ``past_key_values`` to ``cache`` (the old name still works, with a warning)."""
+    parameters = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from hf_bioner.corpora import load_records
-from hf_bioner.schema import type_set
+from hf_bioner.schema import BioNerInputError, type_set
 from hf_bioner.selector import (
     EntitySelector,
     SelectorConfig,
@@ -239,6 +239,76 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
     unscored = tagger(text, use_selector=False, max_new_tokens=64)
     assert [(e["start"], e["end"], e["word"]) for e in unscored] == sentences
     assert all(e["score"] is None for e in unscored)
+
+
+def test_sentence_first_inputs_name_the_span_and_its_occurrence():
+    from hf_bioner.selector import selector_input
+
+    text = "Cancer of the breast and cancer of the ovary."
+    disease = TYPE_SETS["ncbi_disease"].get("Disease")
+    first_input = selector_input(text, 0, 6, disease, "en")
+    # The context is the sentence alone, the same for every candidate of it.
+    assert first_input.context == f"Sentence: {text}\n"
+    assert first_input.question == (
+        'Question: is "Cancer" exactly one Disease (disease, disorder or syndrome)?\nAnswer:'
+    )
+    # A span whose text occurs more than once is named with its occurrence.
+    assert text[25:31] == "cancer" and text[32:38] == "of the"
+    assert selector_input(text, 25, 31, disease, "en").question.startswith(
+        'Question: is "cancer" exactly'
+    )
+    later = selector_input(text, 32, 38, disease, "en")
+    assert later.context == first_input.context
+    assert later.question.startswith('Question: is "of the" (occurrence 2) exactly one Disease')
+    chinese = "糖尿病患者的糖尿病"
+    dis = TYPE_SETS["cmeee"].get("dis")
+    chinese_input = selector_input(chinese, 6, 9, dis, "zh")
+    assert chinese_input.context == f"句子：{chinese}\n"
+    assert chinese_input.question.startswith("问题：“糖尿病”（第2处）是一个完整的")
+    # The first selectors' format: the span bracketed in the sentence, all of it context.
+    old = selector_input(text, 0, 6, disease, "en", "bracketed")
+    assert old.context.startswith("Sentence: [Cancer] of the breast") and old.question == ""
+    with pytest.raises(ValueError, match="unknown selector input format"):
+        selector_input(text, 0, 6, disease, "en", "marked")
+
+
+def test_a_sentence_read_once_for_all_its_candidates_scores_as_each_read_whole(
+    tiny_base, tiny_selector_rows
+):
+    import torch
+
+    selector = EntitySelector(SelectorConfig(backbone=tiny_base, lora_r=2, embedding_dim=8,
+                                             bf16=False))  # fmt: skip
+    inputs = [selector.input_of(row, TYPE_SETS) for row in tiny_selector_rows]
+    sentences = {i.context for i in inputs}
+    assert selector.can_share(inputs) and 1 < len(sentences) < len(inputs) / 2
+    with torch.no_grad():
+        whole, shared = selector.encode(inputs), selector.encode_shared(inputs)
+    torch.testing.assert_close(shared, whole, atol=1e-4, rtol=1e-4)
+    # raw_logits reads them shared, in batches that split some sentences' candidates.
+    with torch.no_grad():
+        expected, _ = selector.logits_and_embeddings(inputs)
+    assert selector.raw_logits(inputs, batch_size=7) == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_a_selector_saved_before_input_formats_reads_bracketed_inputs(
+    tiny_base, tiny_selector_rows, tmp_path
+):
+    selector = EntitySelector(SelectorConfig(backbone=tiny_base, lora_r=2, embedding_dim=8,
+                                             input_format="bracketed", bf16=False))  # fmt: skip
+    before = selector.score(tiny_selector_rows[:4], TYPE_SETS)
+    folder = selector.save(tmp_path / "selector")
+    config_file = folder / "selector_config.json"
+    saved = json.loads(config_file.read_text())
+    del saved["config"]["input_format"]  # as the first selectors saved it
+    config_file.write_text(json.dumps(saved))
+    loaded = EntitySelector.load(folder)
+    assert loaded.config.input_format == "bracketed"
+    read = loaded.input_of(tiny_selector_rows[0], TYPE_SETS)
+    assert read.question == "" and "[" in read.context and not loaded.can_share([read])
+    assert loaded.score(tiny_selector_rows[:4], TYPE_SETS) == pytest.approx(before, abs=1e-5)
+    with pytest.raises(BioNerInputError, match="selector input format 'marked'"):
+        EntitySelector(SelectorConfig(backbone=tiny_base, input_format="marked"))
 
 
 def test_batches_hold_every_candidate_once_and_keep_groups_whole():

@@ -31,12 +31,12 @@ plain linear layer over the decoder's hidden states fall back to ``model.generat
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
 from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
+from hf_bioner.models import cache_argument
 
 # Cache layers whose rows can be joined by left-padding their keys and values.
 JOINABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
@@ -115,13 +115,6 @@ def best_candidates(hidden, head, candidates, valid):
         scores = scores + head.bias.index_select(0, flat).view_as(candidates).float()
     best = torch.where(valid, scores, float("-inf")).argmax(1, keepdim=True)
     return candidates.gather(1, best).squeeze(1)
-
-
-def cache_argument(module) -> str:
-    """The name under which ``module.forward`` takes its key/value cache: transformers 5.24
-    renamed ``past_key_values`` to ``cache`` (the old name still works, with a warning)."""
-    parameters = inspect.signature(module.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
 
 
 class AllowedTokenDecoder:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hf_bioner.decoding.allowed_tokens import cache_argument
 from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
 from hf_bioner.decoding.automaton import InlineAutomaton, State, TokenTable, next_tokens
+from hf_bioner.models import cache_argument
 
 
 class CopyDecoder:

@@ -2,8 +2,8 @@
 generator found, saved under ``selector/`` beside the generator.
 
 * ``candidates``: what it learns from: gold spans, their boundary / type variants, the
-  generator's false positives, each shown as text (the span in ``[ ]``, a question naming
-  the type);
+  generator's false positives, each shown as text (its sentence, then a question naming the
+  span and the type);
 * ``model``: the model (backbone + LoRA, projection, accept anchor, probability head), its
   contrastive training, its calibration (Platt scaling, thresholds per type), save / load;
 * ``job``: ``hf-bioner train-selector``: sampling, tagging with the generator, training,
@@ -17,8 +17,10 @@ the pipeline, the arbiter or the CLI.
 """
 
 from hf_bioner.selector.candidates import (
+    INPUT_FORMATS,
     Candidate,
     SampleConfig,
+    SelectorInput,
     boundary_variants,
     build_candidates,
     count_kinds,
@@ -44,12 +46,14 @@ from hf_bioner.selector.model import (
 
 __all__ = [
     "HEAD_FILE",
+    "INPUT_FORMATS",
     "SELECTOR_CONFIG",
     "SELECTOR_DIR",
     "Candidate",
     "EntitySelector",
     "SampleConfig",
     "SelectorConfig",
+    "SelectorInput",
     "auc",
     "best_threshold",
     "boundary_variants",

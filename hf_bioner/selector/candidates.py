@@ -13,8 +13,16 @@ A gold entity and its variants form a *group*: the contrastive loss ranks the go
 above its own variants. Every negative differs from every gold (start, end, type) of its
 sentence, so nothing correct is ever taught as wrong.
 
-Each candidate is shown to the model as text: the sentence with the span in ``[ ]`` and a
-question naming the type (:func:`selector_input`), in the sentence's language.
+Each candidate is shown to the model as text in the sentence's language
+(:func:`selector_input`), in one of two formats:
+
+``sentence-first`` (what new selectors learn)
+    the sentence as it is, then a question naming the span and the type. Every candidate of
+    a sentence begins with the same text, so a causal model reads it once and only each
+    question is read per candidate (:meth:`~hf_bioner.selector.model.EntitySelector.encode_shared`).
+``bracketed`` (the first selectors)
+    the sentence with the span in ``[ ]``, then the question: every candidate's text differs
+    from its span on, so each is read whole.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from hf_bioner.schema import EntityType, Record, TypeSet
 
@@ -52,11 +60,65 @@ class SampleConfig:
     seed: int = 0
 
 
-def selector_input(text: str, start: int, end: int, entity_type: EntityType, language: str) -> str:
-    """The sentence with the candidate in brackets, then a yes/no question about its type.
+INPUT_FORMATS = ("sentence-first", "bracketed")
 
-    The question comes last so that a causal model's last token has read everything.
+
+class SelectorInput(NamedTuple):
+    """What the selector reads for one candidate: ``context`` then ``question``.
+
+    Candidates with the same context (the same sentence, in the ``sentence-first`` format)
+    can share one reading of it; a ``bracketed`` input is all context and no question.
     """
+
+    context: str
+    question: str = ""
+
+
+def selector_input(
+    text: str,
+    start: int,
+    end: int,
+    entity_type: EntityType,
+    language: str,
+    input_format: str = "sentence-first",
+) -> SelectorInput:
+    """The candidate ``text[start:end]`` of type ``entity_type`` as the selector reads it.
+
+    The question comes last so that a causal model's last token has read everything. In the
+    ``sentence-first`` format a span whose text occurs more than once in the sentence is
+    named with its occurrence (the sentence carries no mark).
+    """
+    span = text[start:end]
+    if input_format == "bracketed":
+        return SelectorInput(bracketed_input(text, start, end, entity_type, language))
+    if input_format != "sentence-first":
+        raise ValueError(f"unknown selector input format {input_format!r}: {INPUT_FORMATS}")
+    occurrence = occurrence_of(text, start, end)
+    if language == "zh":
+        where = f"（第{occurrence}处）" if occurrence else ""
+        return SelectorInput(
+            f"句子：{text}\n",
+            f"问题：“{span}”{where}是一个完整的{entity_type.name}（{entity_type.definition}）"
+            "实体吗？\n回答：",
+        )
+    where = f" (occurrence {occurrence})" if occurrence else ""
+    return SelectorInput(
+        f"Sentence: {text}\n",
+        f'Question: is "{span}"{where} exactly one {entity_type.name} '
+        f"({entity_type.definition})?\nAnswer:",
+    )
+
+
+def occurrence_of(text: str, start: int, end: int) -> int:
+    """Which occurrence (1, 2, ...) of its text the span is, or 0 when its text occurs once."""
+    span = text[start:end]
+    starts = [m.start() for m in re.finditer(f"(?={re.escape(span)})", text)]
+    return starts.index(start) + 1 if len(starts) > 1 else 0
+
+
+def bracketed_input(text: str, start: int, end: int, entity_type: EntityType, language: str) -> str:
+    """The first selectors' text: the sentence with the candidate in brackets, then a yes/no
+    question about its type."""
     marked = f"{text[:start]}[{text[start:end]}]{text[end:]}"
     span = text[start:end]
     if language == "zh":

