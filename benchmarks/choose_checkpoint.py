@@ -46,7 +46,12 @@ def held_out_units(run: Path, data_dir: str | None, per_corpus: int,
                    corpora: list[str] | None = None) -> tuple[list, dict]:  # fmt: skip
     """A seeded sample of held-out units per corpus of the run (or of ``corpora``), and where
     each came from."""
-    corpora = corpora or load_trained_config(run)["corpora"]
+    trained = load_trained_config(run)["corpora"]
+    unknown = [corpus for corpus in corpora or [] if corpus not in trained]
+    if unknown:
+        raise SystemExit(f"{run} was not trained on {', '.join(unknown)} (it was on "
+                         f"{', '.join(trained)})")  # fmt: skip
+    corpora = corpora or trained
     needed = any(tuning_split(corpus) == "train" for corpus in corpora)
     learnt = seen_training_ids(run, data_dir) if needed else set()
     units, sizes = [], {}

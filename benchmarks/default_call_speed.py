@@ -23,6 +23,12 @@ call's entities are kept only if their type is one of the corpus's (the default 
 finds chemicals and proteins, which NCBI-disease does not annotate), and the ratio of the
 two settings' seconds.
 
+``selector`` (with ``--selector DIR``)
+    today's default with another selector (e.g. one retrained in a new input format) in place
+    of the model's own, loaded as the pipeline loads one (merged, bf16 where bf16 is fast).
+
+``--settings`` runs only the named ones of ``before``, ``token-tables`` and ``after``.
+
 ``code at REV`` (with ``--before-code DIR``)
     the default call of the code as it was at an earlier revision (a ``git worktree`` of it in
     DIR), run in a child process that imports ``hf_bioner`` from DIR: the call a user made
@@ -31,6 +37,8 @@ two settings' seconds.
     python benchmarks/default_call_speed.py --data-dir ../shared/corpora --documents 20
     git worktree add /tmp/before 5cdb1cb
     python benchmarks/default_call_speed.py --data-dir ../shared/corpora --before-code /tmp/before
+    python benchmarks/default_call_speed.py --data-dir ../shared/corpora --before-code /tmp/before \
+        --settings after --selector runs/selector-sentence-first --per-call
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ from hf_bioner.scoring import score
 
 CORPORA = (("ncbi_disease", "test"), ("cmeee", "dev"))
 CODE_BEFORE = "code_before"  # the setting --before-code adds
+OTHER_SELECTOR = "selector"  # the setting --selector adds
+SETTINGS = ("before", "token-tables", "after")
 
 
 def revision(folder: str) -> str:
@@ -134,6 +144,15 @@ def scored(found: list[list[dict]], seconds: float, docs: list[dict], labels: se
     }
 
 
+def speedups(results: dict, slower: str, faster: str) -> dict:
+    """Seconds of ``slower`` over seconds of ``faster`` per corpus (empty unless both ran)."""
+    if slower not in results or faster not in results:
+        return {}
+    return {corpus: round(results[slower][corpus]["seconds"]
+                          / results[faster][corpus]["seconds"], 2)
+            for corpus, _ in CORPORA}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -142,6 +161,11 @@ def main() -> None:
     parser.add_argument("--name", default="bundled", help="result: default_call_speed_<name>.json")
     parser.add_argument("--before-code", metavar="DIR",
                         help="a worktree of an earlier revision: adds its default call")  # fmt: skip
+    parser.add_argument("--selector", metavar="DIR",
+                        help="adds today's default call with this selector instead of the "
+                        "model's")  # fmt: skip
+    parser.add_argument("--settings", default=",".join(SETTINGS),
+                        help=f"comma-separated, of {', '.join(SETTINGS)} (default: all)")  # fmt: skip
     parser.add_argument("--per-call", action="store_true",
                         help="one document per call (default: all in one call)")  # fmt: skip
     parser.add_argument("--child", nargs=2, metavar=("TEXTS", "OUT"), help=argparse.SUPPRESS)
@@ -169,6 +193,14 @@ def main() -> None:
         "token-tables": (after, {"decoder": "token-tables"}),
         "after": (after, {}),
     }
+    chosen = args.settings.split(",")
+    unknown = sorted(set(chosen) - set(SETTINGS))
+    if unknown:
+        parser.error(f"unknown settings {', '.join(unknown)}: choose from {', '.join(SETTINGS)}")
+    settings = {name: settings[name] for name in SETTINGS if name in chosen}
+    if args.selector:
+        other = BioNerPipeline(model=model, tokenizer=tokenizer, selector=args.selector)
+        settings[OTHER_SELECTOR] = (other, {})
     results: dict = {}
     sizes = {}
     for corpus, split in CORPORA:
@@ -177,6 +209,8 @@ def main() -> None:
         sizes[corpus] = {"split": split, "documents": len(docs),
                          "characters": sum(len(d["text"]) for d in docs)}  # fmt: skip
         after(docs[0]["text"][:200])  # warm: token tables, bf16 copies
+        if OTHER_SELECTOR in settings:
+            settings[OTHER_SELECTOR][0](docs[0]["text"][:200])
         for name, (tagger, options) in settings.items():
             results.setdefault(name, {})[corpus] = tag(tagger, docs, labels, args.per_call,
                                                        **options)  # fmt: skip
@@ -187,14 +221,12 @@ def main() -> None:
                 code, args.model, docs, labels, args.per_call
             )
             print(CODE_BEFORE, corpus, results[CODE_BEFORE][corpus], flush=True)
-    ratios = {corpus: round(results["before"][corpus]["seconds"]
-                            / results["after"][corpus]["seconds"], 2)
-              for corpus, _ in CORPORA}  # fmt: skip
-    code_ratios = {}
-    if args.before_code:
-        code_ratios = {corpus: round(results[CODE_BEFORE][corpus]["seconds"]
-                                     / results["after"][corpus]["seconds"], 2)
-                       for corpus, _ in CORPORA}  # fmt: skip
+    ratios = speedups(results, "before", "after")
+    code_ratios = speedups(results, CODE_BEFORE, "after")
+    selector_ratios = {
+        name: speedups(results, name, OTHER_SELECTOR) for name in (CODE_BEFORE, "after")
+    }
+    headline = OTHER_SELECTOR if args.selector else "after"
     pooled = {name: round(sum(r["seconds"] for r in per.values())
                           / sum(s["documents"] for s in sizes.values()), 3)
               for name, per in results.items()}  # fmt: skip
@@ -207,12 +239,19 @@ def main() -> None:
             "after_batch_size": tag_batch_size(after.device),
             "after_prompts_per_call": after._batch_size,
             "data": sizes,
-            "precision": results["after"]["ncbi_disease"]["precision"],
-            "recall": results["after"]["ncbi_disease"]["recall"],
-            "f1": results["after"]["ncbi_disease"]["f1"],
+            **{k: results[headline]["ncbi_disease"][k] for k in ("precision", "recall", "f1")},
+            "headline_setting": headline,
             "settings": results,
             "seconds_per_document": pooled,
-            "speedup_before_over_after": ratios,
+            **({"speedup_before_over_after": ratios} if ratios else {}),
+            **(
+                {
+                    "selector": args.selector,
+                    "speedup_over_selector": {k: v for k, v in selector_ratios.items() if v},
+                }
+                if args.selector
+                else {}
+            ),
             **(
                 {
                     "before_code": revision(args.before_code),

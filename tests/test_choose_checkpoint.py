@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -59,3 +60,8 @@ def test_checkpoints_and_their_average_are_scored_on_held_out_text(
     # Resumed with one more candidate: the scored ones are kept as they were.
     again = choose(monkeypatch, tmp_path, tmp_path / "run", "--adapters", f"{first}", "--resume")
     assert again["candidates"] == candidates
+
+    # Choosing on corpora the run was not trained on is refused, naming them.
+    with pytest.raises(SystemExit, match="not trained on jnlpba"):
+        choose(monkeypatch, tmp_path, tmp_path / "run", "--adapters", f"{first}",
+               "--corpora", "ncbi_disease,jnlpba")  # fmt: skip

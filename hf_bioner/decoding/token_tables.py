@@ -118,8 +118,9 @@ class TagTokens:
     after_text: dict[bytes, list[int]] = field(default_factory=dict)
     before_text: dict[bytes, list[int]] = field(default_factory=dict)
     after_tag: dict[bytes, list[int]] = field(default_factory=dict)
-    text_prefixes: set[bytes] = field(default_factory=set)
-    text_keys: set[bytes] = field(default_factory=set)  # the keys of the three dicts
+    # Derived from the three dicts, for two set lookups per piece of text:
+    text_keys: set[bytes] = field(init=False)  # their keys
+    text_prefixes: set[bytes] = field(init=False)  # every prefix of a key a tag may follow
 
     def __post_init__(self) -> None:
         self.text_keys = {*self.after_text, *self.before_text, *self.after_tag}
