@@ -34,7 +34,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
+from hf_bioner.decoding.answers import Answer, answer_budgets, answer_from_tokens
 from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
 from hf_bioner.models import cache_argument
 
@@ -330,10 +330,11 @@ class AllowedTokenDecoder:
         return Batch(
             machines=[InlineAutomaton(text, names) for text, names in constraints],
             prompt_ids=[self.tokenizer(p)["input_ids"] for p in prompts],
-            budgets=[
-                max_new_tokens or answer_budget(self.tokenizer, text, names)
-                for text, names in constraints
-            ],  # fmt: skip
+            budgets=(
+                [max_new_tokens] * len(constraints)
+                if max_new_tokens
+                else answer_budgets(self.tokenizer, constraints)
+            ),
         )
 
     def _choose(self, batch: Batch, active: list[int], hidden) -> list[int]:

@@ -51,10 +51,24 @@ def answer_budget(tokenizer, sentence: str, names: Sequence[str]) -> int:
     an entity, so real answers end long before it. Sized from the sentence, not the prompt: a
     prompt-sized budget ran out in dense text and left the rest of the sentence untagged.
     """
-    tags = [tag for name in names for tag in (f"<{name}>", f"</{name}>")]
-    ids = tokenizer([sentence, *tags], add_special_tokens=False)["input_ids"]
-    pairs = [len(ids[i]) + len(ids[i + 1]) + 1 for i in range(1, len(ids), 2)]
-    return len(ids[0]) + entity_slots(sentence) * max(pairs, default=0) + BUDGET_MARGIN
+    return answer_budgets(tokenizer, [(sentence, names)])[0]
+
+
+def answer_budgets(tokenizer, constraints: Sequence[tuple[str, Sequence[str]]]) -> list[int]:
+    """:func:`answer_budget` of every ``(sentence, names)``, the sentences tokenized in one
+    call and each type set's tags once (a decoder sizes hundreds of rows per batch)."""
+    if not constraints:
+        return []
+    sentences = [sentence for sentence, _ in constraints]
+    lengths = [len(ids) for ids in tokenizer(sentences, add_special_tokens=False)["input_ids"]]
+    tag_pair: dict[tuple[str, ...], int] = {}
+    for names in dict.fromkeys(tuple(names) for _, names in constraints):
+        tags = [tag for name in names for tag in (f"<{name}>", f"</{name}>")]
+        ids = tokenizer(tags, add_special_tokens=False)["input_ids"] if tags else []
+        pairs = [len(ids[i]) + len(ids[i + 1]) + 1 for i in range(0, len(ids), 2)]
+        tag_pair[names] = max(pairs, default=0)
+    return [length + entity_slots(sentence) * tag_pair[tuple(names)] + BUDGET_MARGIN
+            for length, (sentence, names) in zip(lengths, constraints, strict=True)]  # fmt: skip
 
 
 def finish_copy(machine: InlineAutomaton, written: bytes) -> bytes | None:

@@ -118,14 +118,20 @@ class TagTokens:
     after_text: dict[bytes, list[int]] = field(default_factory=dict)
     before_text: dict[bytes, list[int]] = field(default_factory=dict)
     after_tag: dict[bytes, list[int]] = field(default_factory=dict)
-    # Derived from the three dicts, for two set lookups per piece of text:
-    text_keys: set[bytes] = field(init=False)  # their keys
-    text_prefixes: set[bytes] = field(init=False)  # every prefix of a key a tag may follow
+    # Derived from the three dicts, for one lookup per piece of text: every key, and every
+    # prefix of a key a tag may follow -> (tokens that may be written outside a tag, tokens
+    # that finish a tag), both empty for a prefix that is no key.
+    by_text: dict[bytes, tuple[list[int], list[int]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.text_keys = {*self.after_text, *self.before_text, *self.after_tag}
-        self.text_prefixes = {key[:end] for key in (*self.before_text, *self.after_tag)
-                              for end in range(1, len(key) + 1)}  # fmt: skip
+        keys = {*self.after_text, *self.before_text, *self.after_tag}
+        prefixes = {key[:end] for key in (*self.before_text, *self.after_tag)
+                    for end in range(1, len(key) + 1)}  # fmt: skip
+        self.by_text = {
+            key: (self.after_text.get(key, []) + self.after_tag.get(key, []),
+                  self.before_text.get(key, []))
+            for key in keys | prefixes
+        }  # fmt: skip
 
     @classmethod
     def of(cls, index: VocabularyIndex, names: Sequence[str]) -> TagTokens:
@@ -190,27 +196,26 @@ def text_candidates(text: bytes, table: TokenTable, tags: TagTokens,
     a tag's start, or a whole tag and then the copy; at the end, the end of sequence), and
     those that finish a tag begun and then hold ``text[p:q]``.
 
-    Built for every sentence of every batch, so each piece costs two set lookups (does it
-    begin a token? is it the text of a tag token, ``tags.text_keys``?) and the dicts are read
-    only where they hold it; reading stops at the first piece that begins neither a token
-    nor a tag token's text."""
-    by_bytes, prefixes = table.by_bytes, table.prefixes
-    text_keys, text_prefixes = tags.text_keys, tags.text_prefixes
+    Built for every sentence of every batch, so each piece costs two dict lookups (the tokens
+    it begins, :attr:`TokenTable.prefixes`; the tag tokens whose text it is or begins,
+    ``tags.by_text``); reading stops at the first piece that begins neither a token nor a
+    tag token's text."""
+    prefixes, by_text = table.prefixes, tags.by_text
     copies, tag_ends = [], []
     for p in range(len(text) + 1):
         copy: list[int] = []
         tag_end: list[int] = []
         for q in range(p + 1, len(text) + 1):
             piece = text[p:q]
-            begins_token = piece in prefixes
-            if begins_token:
-                copy += by_bytes.get(piece, ())
-            if piece in text_keys:
-                copy += tags.after_text.get(piece, ())
-                copy += tags.after_tag.get(piece, ())
-                tag_end += tags.before_text.get(piece, ())
-            if not begins_token and piece not in text_prefixes:
+            spelled = prefixes.get(piece)
+            tagged = by_text.get(piece)
+            if spelled is None and tagged is None:
                 break
+            if spelled:
+                copy += spelled
+            if tagged is not None:
+                copy += tagged[0]
+                tag_end += tagged[1]
         copies.append(copy)
         tag_ends.append(tag_end)
     copies[-1] += end_ids
