@@ -94,19 +94,17 @@ class TokenTable:
     def __init__(self, tokenizer):
         self.by_bytes: dict[bytes, list[int]] = {}
         # Every prefix of every token's bytes -> the tokens spelled by exactly those bytes
-        # (often none): one lookup tells a decoder both whether some token begins with a
-        # piece of text and which tokens are that piece.
-        self.prefixes: dict[bytes, list[int]] = {}
+        # (often none: one shared empty tuple): one lookup tells a decoder both whether some
+        # token begins with a piece of text and which tokens are that piece.
+        self.prefixes: dict[bytes, Sequence[int]] = {}
         self.bytes_of = token_bytes(tokenizer)
         for token_id, data in enumerate(self.bytes_of):
-            if not data:
-                continue
-            self.by_bytes.setdefault(data, []).append(token_id)
+            if data:
+                self.by_bytes.setdefault(data, []).append(token_id)
         for data in self.by_bytes:
             for end in range(1, len(data)):
-                self.prefixes.setdefault(data[:end], [])
-        for data, ids in self.by_bytes.items():
-            self.prefixes[data] = ids
+                self.prefixes[data[:end]] = ()
+        self.prefixes.update(self.by_bytes)
 
     @classmethod
     def of(cls, tokenizer) -> TokenTable:

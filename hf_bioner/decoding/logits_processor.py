@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from hf_bioner.decoding.answers import Answer, answer_budget, answer_from_tokens
+from hf_bioner.decoding.answers import Answer, answer_budgets, answer_from_tokens
 from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
 
 
@@ -105,8 +105,8 @@ class ProcessorDecoder:
             machines = [None] * len(prompts)
         else:
             texts, names = zip(*constraints, strict=True)
-            budgets = [max_new_tokens or answer_budget(tokenizer, text, types)
-                       for text, types in constraints]  # fmt: skip
+            budgets = ([max_new_tokens] * len(constraints) if max_new_tokens
+                       else answer_budgets(tokenizer, constraints))  # fmt: skip
             processor = InlineConstraint(tokenizer, texts, names, width, self.eos_ids, budgets)
             processors.append(processor)
             machines = processor.machines
