@@ -88,12 +88,9 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
     sliced = [i for i, ids in enumerate(allowed) if ids]
     if sliced:
         width = max(len(allowed[i]) for i in sliced)
-        ids = torch.zeros(len(sliced), width, dtype=torch.long, device=weight.device)
-        valid = torch.zeros(len(sliced), width, dtype=torch.bool, device=weight.device)
-        for n, i in enumerate(sliced):
-            ids[n, : len(allowed[i])] = torch.tensor(allowed[i])
-            valid[n, : len(allowed[i])] = True
-        best = best_candidates(hidden[sliced], head, ids, valid)
+        ids = torch.tensor([[*allowed[i], *[-1] * (width - len(allowed[i]))] for i in sliced],
+                           dtype=torch.long, device=weight.device)  # fmt: skip
+        best = best_candidates(hidden[sliced], head, ids)
         for i, token in zip(sliced, best.tolist(), strict=True):
             choices[i] = token
     for i, ids in enumerate(allowed):
@@ -102,19 +99,34 @@ def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list
     return choices
 
 
-def best_candidates(hidden, head, candidates, valid):
-    """For each row, the candidate (``candidates[n]`` where ``valid[n]``) with the highest
-    logit, scored in fp32 against only those rows of the head. The rows are read with
-    ``index_select``, which on a CPU was faster than indexing the head with a 2-D tensor."""
-    import torch
+def candidate_scores(hidden, head, candidates):
+    """The logit of every candidate (``candidates[n]``: token ids, -1 past a row's last;
+    ``-inf`` there), scored in fp32 against only those rows of the head.
 
-    flat = candidates.reshape(-1)
+    The rows are read with ``index_select`` (on a CPU faster than indexing the head with a
+    2-D tensor) into a fresh tensor, multiplied in place and summed: on one CPU core, 64 rows
+    of 35 candidates, 6.1x faster than ``bmm`` at width 640 (0.49 against 2.98 ms) and 2.5x
+    at width 64, whose batched matrix-vector products are slow at these sizes."""
+    flat = candidates.clamp(min=0).view(-1)
     rows = head.weight.index_select(0, flat).view(*candidates.shape, -1).float()
-    scores = torch.bmm(rows, hidden.float()[:, :, None]).squeeze(2)
+    scores = rows.mul_(hidden.float()[:, None, :]).sum(-1)
     if head.bias is not None:
         scores = scores + head.bias.index_select(0, flat).view_as(candidates).float()
-    best = torch.where(valid, scores, float("-inf")).argmax(1, keepdim=True)
+    return scores.masked_fill_(candidates < 0, float("-inf"))
+
+
+def best_candidates(hidden, head, candidates):
+    """For each row, the candidate with the highest logit (:func:`candidate_scores`)."""
+    best = candidate_scores(hidden, head, candidates).argmax(1, keepdim=True)
     return candidates.gather(1, best).squeeze(1)
+
+
+def ranked_candidates(hidden, head, candidates, k: int):
+    """For each row, its ``k`` best candidates, best first (-1 past a row's last): a decoder
+    whose candidates are a superset of the allowed tokens takes the first one allowed."""
+    scores = candidate_scores(hidden, head, candidates)
+    top = scores.topk(min(k, scores.shape[1]), dim=1)
+    return candidates.gather(1, top.indices).masked_fill_(top.values == float("-inf"), -1)
 
 
 class AllowedTokenDecoder:

@@ -116,7 +116,7 @@ class DraftedTableDecoder(TableDecoder):
         for n, row in enumerate(active):
             if row == FINISHED:
                 continue
-            states = batch.states[row]
+            states = self._states(batch, row)
             room = batch.budgets[row] - len(batch.answers[row]) - 1  # a draft never ends a row
             if len(states) != 1 or room < 1:
                 continue
@@ -160,16 +160,26 @@ class DraftedTableDecoder(TableDecoder):
         for n, (row, draft) in enumerate(zip(active, drafts, strict=True)):
             if not draft:
                 continue
-            (state,) = batch.states[row]
+            (state,) = self._states(batch, row)
+            # After its first copied token a row is plain (a row just after an open tag is
+            # not yet): its tag rows by byte are those of its open tags.
+            tags = (
+                batch.plain_tags[row]
+                if batch.plain[row]
+                else self._plain_tag_rows(batch, row, state.stack)
+            )
+            pos, flags, copies = state.pos, batch.flags[row], batch.copy_offsets[row]
             for j, token in enumerate(draft):
                 places.append((n, j))
-                lookups.append(self._table_rows_at(batch, row, state))
-                state = State(state.pos + len(self.table.bytes_of[token]), state.stack)
-        index = torch.tensor(lookups, device=batch.table.ids.device)
-        candidates, valid = batch.table.gather(index)
+                if j == 0 and not batch.plain[row]:
+                    lookups += self._table_rows_at(batch, row, state)
+                else:
+                    lookups += (copies + pos, tags[flags[pos]])
+                pos += self.index.plain_lengths[token]
+        candidates = batch.table.gather(batch.table.lookup(lookups))
         rows = torch.tensor([n for n, _ in places], device=hidden.device)
         columns = torch.tensor([j for _, j in places], device=hidden.device)
-        chosen = best_candidates(hidden[rows, columns], self.head, candidates, valid).tolist()
+        chosen = best_candidates(hidden[rows, columns], self.head, candidates).tolist()
         agrees = {place: drafts[place[0]][place[1]] == token
                   for place, token in zip(places, chosen, strict=True)}  # fmt: skip
         kept = []
@@ -186,7 +196,7 @@ class DraftedTableDecoder(TableDecoder):
 
     def _keep(self, batch: TableBatch, row: int, tokens: list[int]) -> None:
         """Write kept draft tokens (plain copies) to a row's answer and advance its state."""
-        (state,) = batch.states[row]
-        copied = sum(len(self.table.bytes_of[t]) for t in tokens)
+        (state,) = self._states(batch, row)
+        copied = sum(self.index.plain_lengths[t] for t in tokens)
         batch.answers[row].extend(tokens)
-        batch.states[row] = frozenset({State(state.pos + copied, state.stack)})
+        self._settle(batch, row, frozenset({State(state.pos + copied, state.stack)}))

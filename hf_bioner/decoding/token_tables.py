@@ -29,6 +29,7 @@ walking once per prompt instead, and checks one token per row and step:
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,10 +38,11 @@ from hf_bioner.decoding.allowed_tokens import (
     AllowedTokenDecoder,
     Batch,
     _best_allowed,
-    best_candidates,
+    ranked_candidates,
 )
-from hf_bioner.decoding.automaton import InlineAutomaton, State, TokenTable
+from hf_bioner.decoding.automaton import MAX_DEPTH, InlineAutomaton, State, TokenTable
 
+RANKED = 4  # candidates of each row tried against its automaton before the exact path
 TEXT_CACHE_SIZE = 4096  # sentences whose copy candidates are kept (a sentence is often
 # prompted once per type set, in the same batch or the next)
 
@@ -58,6 +60,10 @@ class VocabularyIndex:
         # a ">" before their last (the end of a tag, then more).
         self.inner_tag_starts = [(data, i) for data, i in pairs if b"<" in data[1:]]
         self.inner_tag_ends = [(data, i) for data, i in pairs if b">" in data[:-1]]
+        # Bytes each token copies when it is plain text (no "<"; 0 for tag pieces and special
+        # tokens): a decoder moves a copying row by this many bytes without the automaton.
+        self.plain_lengths = [len(data) if data and b"<" not in data else 0
+                              for data in table.bytes_of]  # fmt: skip
         self.tag_tokens: dict[tuple[str, ...], TagTokens] = {}
 
     def tags(self, names: Sequence[str]) -> TagTokens:
@@ -233,37 +239,48 @@ class RaggedRows:
         self.lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
 
 
-class CandidateTable:
-    """The candidate rows of one batch on the model's device, in three columns (copies, tag
-    ends, tags): :meth:`gather` gives each row its three rows side by side, padded."""
+def dense_rows(parts: Sequence[RaggedRows]):
+    """The rows of ``parts`` one after another as one tensor, padded with -1 to the longest,
+    and the table row of each part's first row."""
+    import torch
 
-    def __init__(self, columns: Sequence[Sequence[RaggedRows]], device):
+    lengths = torch.cat([part.lengths for part in parts])
+    width = max(int(lengths.max()) if len(lengths) else 0, 1)
+    dense = torch.full((len(lengths), width), -1, dtype=torch.long)
+    dense[torch.arange(width) < lengths[:, None]] = torch.cat([part.ids for part in parts])
+    bases, row = [], 0
+    for part in parts:
+        bases.append(row)
+        row += part.count
+    return dense, bases
+
+
+class CandidateTable:
+    """The candidate rows of one batch on the model's device, in two padded columns: text
+    rows (what a row may write from a byte of its sentence: copies, or the end of a tag and
+    then text) and tag rows. A step's lookup is a pair of row numbers per row (:meth:`gather`)."""
+
+    def __init__(self, text: Sequence[RaggedRows], tags: Sequence[RaggedRows], device):
+        text_ids, self.text_bases = dense_rows(text)
+        tag_ids, self.tag_bases = dense_rows(tags)
+        self.text_ids = text_ids.to(device)
+        self.tag_ids = tag_ids.to(device)
+        self.device = self.text_ids.device
+
+    def lookup(self, pairs: Sequence[int]):
+        """The flat ``(text row, tag row)`` pairs of a step as one tensor on the device (built
+        from an int64 array: ``torch.tensor`` of a list of tuples cost ~10x more)."""
         import torch
 
-        parts = [part for column in columns for part in column]
-        lengths = torch.cat([part.lengths for part in parts])
-        flat = torch.cat([*(part.ids for part in parts), torch.zeros(1, dtype=torch.long)])
-        widths = [max((int(p.lengths.max()) for p in column if p.count), default=0)
-                  for column in columns]  # fmt: skip
-        self.bases = []  # the table row of each part's first row
-        row = 0
-        for part in parts:
-            self.bases.append(row)
-            row += part.count
-        self.ids = flat.to(device)
-        self.lengths = lengths.to(device)
-        self.starts = (torch.cumsum(lengths, 0) - lengths).to(device)
-        self.column_of = torch.cat([torch.full((max(w, 1),), c) for c, w in enumerate(widths)]).to(
-            device
-        )
-        self.slot = torch.cat([torch.arange(max(w, 1)) for w in widths]).to(device)
+        index = torch.frombuffer(array("q", pairs), dtype=torch.long).view(-1, 2)
+        return index.to(self.device)
 
     def gather(self, index):
-        """``index[n] = (copy row, tag-end row, tag row)`` -> candidates and their mask."""
-        starts = self.starts[index][:, self.column_of]
-        valid = self.slot < self.lengths[index][:, self.column_of]
-        positions = (starts + self.slot).clamp_(max=self.ids.shape[0] - 1)
-        return self.ids[positions], valid
+        """``index[n] = (text row, tag row)`` -> each row's candidates side by side (-1 where
+        a row has fewer)."""
+        import torch
+
+        return torch.cat([self.text_ids[index[:, 0]], self.tag_ids[index[:, 1]]], dim=1)
 
 
 class TableDecoder(AllowedTokenDecoder):
@@ -296,65 +313,132 @@ class TableDecoder(AllowedTokenDecoder):
         return self.tag_cache[names]
 
     def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
-        """The batch's rows, and its candidate table on the model's device: an empty row,
-        the two text rows of every byte of every sentence, the tag rows of every type set."""
+        """The batch's rows, and its candidate table on the model's device: text rows (an
+        empty row, then every sentence's copy rows and its tag-end rows, one per byte) and
+        the tag rows of every type set."""
         base = super()._start(prompts, constraints, max_new_tokens)
         texts = [self._text_rows(machine) for machine in base.machines]
         names = list(dict.fromkeys(tuple(machine.types) for machine in base.machines))
-        columns = [[self.empty] + [copies for copies, _ in texts],
-                   [tag_ends for _, tag_ends in texts],
-                   [self._tag_rows(key) for key in names]]  # fmt: skip
-        table = CandidateTable(columns, self.head.weight.device)
+        table = CandidateTable([self.empty, *(copies for copies, _ in texts),
+                                *(tag_ends for _, tag_ends in texts)],
+                               [self._tag_rows(key) for key in names],
+                               self.head.weight.device)  # fmt: skip
         rows = len(base.machines)
-        tag_base = dict(zip(names, table.bases[1 + 2 * rows :], strict=True))
-        return TableBatch(
+        tag_base = dict(zip(names, table.tag_bases, strict=True))
+        batch = TableBatch(
             machines=base.machines,
             prompt_ids=base.prompt_ids,
             budgets=base.budgets,
             table=table,
-            copy_offsets=table.bases[1 : 1 + rows],
-            tag_end_offsets=table.bases[1 + rows : 1 + 2 * rows],
+            copy_offsets=table.text_bases[1 : 1 + rows],
+            tag_end_offsets=table.text_bases[1 + rows :],
             tag_offsets=[tag_base[tuple(machine.types)] for machine in base.machines],
             tag_at=[self.index.tags(machine.types).at for machine in base.machines],
+            flags=[tag_flags(machine) for machine in base.machines],
         )
+        for row in range(rows):
+            self._settle(batch, row, batch.states[row])
+        return batch
 
-    def _table_rows(self, batch: TableBatch, row: int) -> tuple[int, int, int] | None:
-        """The three candidate rows (copies, tag ends, tags) of a row's single reading, or
-        None (several readings, or the row was released: the exact path decides)."""
+    # ------------------------------------------------------------------ plain copies
+    # Most steps of most rows copy their sentence outside any tag being written. Such a row
+    # is *plain*: its one state is State(pos, stack), kept as ``batch.pos[row]`` (its
+    # ``batch.states`` entry is then stale; :meth:`_states` rebuilds it), and its candidate
+    # rows are a lookup by byte; a plain-text winner moves ``pos`` by its length with no
+    # automaton and no State made. Everything else (tags, several readings, the end) goes
+    # through the automaton as before, so the answers are the same.
+
+    def _settle(self, batch: TableBatch, row: int, states: frozenset[State]) -> None:
+        """Keep ``states`` as the row's states: a plain one as ``pos`` (and, when its open
+        tags changed, the row's four tag rows, :meth:`_plain_tag_rows`)."""
+        if len(states) == 1:
+            (state,) = states
+            if not state.partial and not state.fresh and state.kind == "copy":
+                batch.plain[row] = True
+                batch.pos[row] = state.pos
+                if batch.plain_tags[row] is None or batch.stack[row] != state.stack:
+                    batch.stack[row] = state.stack
+                    batch.plain_tags[row] = self._plain_tag_rows(batch, row, state.stack)
+                return
+        batch.plain[row] = False
+        batch.states[row] = states
+
+    def _states(self, batch: TableBatch, row: int) -> frozenset[State]:
+        """The row's states, rebuilt for a plain row."""
+        if batch.plain[row]:
+            return frozenset({State(batch.pos[row], batch.stack[row])})
+        return batch.states[row]
+
+    def _plain_tag_rows(self, batch: TableBatch, row: int, stack: tuple[str, ...]
+                        ) -> tuple[int, int, int, int]:  # fmt: skip
+        """The tag rows of a plain row with open tags ``stack``, by :func:`tag_flags` of its
+        byte: what :meth:`_table_rows_at` finds for such a state, looked up once per stack."""
+        machine, at = batch.machines[row], batch.tag_at[row]
+        may_open = len(stack) < MAX_DEPTH and bool(machine.types)
+        rows = []
+        for flag in range(4):
+            close = stack[-1] if flag & CLOSES and stack else None
+            rows.append(batch.tag_offsets[row] + at[b"", bool(flag & OPENS) and may_open, close])
+        return tuple(rows)
+
+    def _plain_rows(self, batch: TableBatch, row: int, pos: int) -> tuple[int, int]:
+        """The candidate rows (text, tags) of a plain row standing at byte ``pos``."""
+        return batch.copy_offsets[row] + pos, batch.plain_tags[row][batch.flags[row][pos]]
+
+    # ------------------------------------------------------------------ any row
+
+    def _table_rows(self, batch: TableBatch, row: int) -> tuple[int, int] | None:
+        """The candidate rows (text, tags) of a row's single reading, or None (several
+        readings, or the row was released: the exact path decides)."""
+        if batch.plain[row]:
+            return self._plain_rows(batch, row, batch.pos[row])
         states = batch.states[row]
         if len(states) != 1:
             return None
         (state,) = states
         return self._table_rows_at(batch, row, state)
 
-    def _table_rows_at(self, batch: TableBatch, row: int, state: State) -> tuple[int, int, int]:
-        """The three candidate rows of row ``row`` when its answer stands at ``state``."""
+    def _table_rows_at(self, batch: TableBatch, row: int, state: State) -> tuple[int, int]:
+        """The candidate rows (text, tags) of row ``row`` when its answer stands at ``state``:
+        its copy row, or while a tag is being finished its tag-end row."""
         machine = batch.machines[row]
         close = state.stack[-1] if machine.can_close(state) else None
         tags = batch.tag_at[row][state.partial, machine.can_open(state), close]
-        if state.partial:  # finishing a tag: no copy yet
-            return 0, batch.tag_end_offsets[row] + state.pos, batch.tag_offsets[row] + tags
-        return batch.copy_offsets[row] + state.pos, 0, batch.tag_offsets[row] + tags
+        text = batch.tag_end_offsets[row] if state.partial else batch.copy_offsets[row]
+        return text + state.pos, batch.tag_offsets[row] + tags
 
     def _choose(self, batch: TableBatch, active: list[int], hidden) -> list[int]:
-        """Every active row's best candidate, checked against its automaton; the rows whose
-        winner is refused, or that have no table rows, take the exact path."""
-        import torch
-
-        rows = [self._table_rows(batch, row) for row in active]
-        looked_up = [n for n, r in enumerate(rows) if r is not None]
+        """Every active row's best allowed candidate: its :data:`RANKED` best candidates
+        are tried in order against its automaton; the rows that refuse them all, or that have
+        no table rows, take the exact path."""
+        plain, pos, copies, tags, flags = (batch.plain, batch.pos, batch.copy_offsets,
+                                           batch.plain_tags, batch.flags)  # fmt: skip
+        pairs: list[int] = []
+        looked_up = []
+        for n, row in enumerate(active):
+            if plain[row]:  # most rows: _plain_rows, inlined
+                at = pos[row]
+                pairs += (copies[row] + at, tags[row][flags[row][at]])
+                looked_up.append(n)
+            elif (rows := self._table_rows(batch, row)) is not None:
+                pairs += rows
+                looked_up.append(n)
         tokens = [-1] * len(active)
         if looked_up:
-            index = torch.tensor([rows[n] for n in looked_up], device=batch.table.ids.device)
-            candidates, valid = batch.table.gather(index)
             part = hidden[looked_up] if len(looked_up) < len(active) else hidden
-            chosen = best_candidates(part, self.head, candidates, valid)
-            for n, token in zip(looked_up, chosen.tolist(), strict=True):
-                if self._accept(batch, active[n], token):
+            candidates = batch.table.gather(batch.table.lookup(pairs))
+            ranked = ranked_candidates(part, self.head, candidates, RANKED)
+            plain_lengths, copied = self.index.plain_lengths, batch.copied
+            for n, tries in zip(looked_up, ranked.tolist(), strict=True):
+                row, token = active[n], tries[0]
+                if plain[row] and token >= 0 and plain_lengths[token]:  # most rows
+                    copied[row] = plain_lengths[token]
                     tokens[n] = token
+                else:
+                    tokens[n] = self._first_accepted(batch, row, tries)
         exact = [n for n, token in enumerate(tokens) if token < 0]
         if exact:
-            allowed = [self._allowed(batch.machines[active[n]], batch.states[active[n]])
+            allowed = [self._allowed(batch.machines[active[n]], self._states(batch, active[n]))
                        for n in exact]  # fmt: skip
             for n, token in zip(exact, _best_allowed(hidden[exact], self.head, allowed),
                                 strict=True):  # fmt: skip
@@ -362,10 +446,24 @@ class TableDecoder(AllowedTokenDecoder):
                 batch.next_states[active[n]] = None
         return tokens
 
+    def _first_accepted(self, batch: TableBatch, row: int, tries: list[int]) -> int:
+        """The first of a row's best candidates (best first) that the automaton takes, or -1
+        (none: the exact path decides). A plain row's plain copy is taken with no automaton."""
+        copies = self.index.plain_lengths
+        for token in tries:
+            if token < 0:
+                break
+            if batch.plain[row] and copies[token]:
+                batch.copied[row] = copies[token]
+                return token
+            if self._accept(batch, row, token):
+                return token
+        return -1
+
     def _accept(self, batch: TableBatch, row: int, token: int) -> bool:
         """Whether the automaton takes ``token`` here; its next states are kept for
         :meth:`_write`. A plain copy of the text is checked by comparing bytes."""
-        machine, states = batch.machines[row], batch.states[row]
+        machine, states = batch.machines[row], self._states(batch, row)
         if token in self.eos_ids:
             batch.next_states[row] = states
             return any(machine.is_final(s) for s in states)
@@ -380,14 +478,38 @@ class TableDecoder(AllowedTokenDecoder):
         return bool(following) and bool(data)
 
     def _write(self, batch: TableBatch, row: int, token: int) -> bool:
+        copied = batch.copied[row]
+        if copied:  # a plain row's plain copy: move it on
+            batch.copied[row] = 0
+            batch.pos[row] += copied
+            batch.answers[row].append(token)
+            return len(batch.answers[row]) < batch.budgets[row]
         if token in self.eos_ids:
             return False
         following = batch.next_states[row]
         if following is None:  # chosen on the exact path: advance as the base decoder does
-            return super()._write(batch, row, token)
+            batch.states[row] = self._states(batch, row)
+            goes_on = super()._write(batch, row, token)
+            self._settle(batch, row, batch.states[row])
+            return goes_on
         batch.answers[row].append(token)
-        batch.states[row] = following
+        self._settle(batch, row, following)
         return len(batch.answers[row]) < batch.budgets[row]
+
+
+OPENS, CLOSES = 1, 2  # the bits of tag_flags
+
+
+def tag_flags(machine: InlineAutomaton) -> bytes:
+    """For each byte offset of the sentence (and its end), whether a tag may open there
+    (:data:`OPENS`) and whether the innermost may close there (:data:`CLOSES`), as far as
+    the text decides (the open tags decide the rest)."""
+    flags = bytearray(len(machine.text) + 1)
+    for pos in machine.opens_at:
+        flags[pos] |= OPENS
+    for pos in machine.closes_at:
+        flags[pos] |= CLOSES
+    return bytes(flags)
 
 
 @dataclass
@@ -395,7 +517,10 @@ class TableBatch(Batch):
     """A :class:`Batch` with its :class:`CandidateTable`: rows ``copy_offsets[i] + p`` and
     ``tag_end_offsets[i] + p`` are row ``i``'s two text rows at byte ``p``
     (:func:`text_candidates`); ``tag_offsets[i]`` is where its type set's :class:`TagTokens`
-    rows begin, and ``tag_at[i]`` is that type set's ``at`` (row numbers by context)."""
+    rows begin, and ``tag_at[i]`` is that type set's ``at`` (row numbers by context).
+    ``plain``, ``pos``, ``stack``, ``plain_tags`` and ``flags`` hold the plain rows
+    (:meth:`TableDecoder._settle`); ``copied[i]`` is the bytes row ``i``'s chosen plain copy
+    moves it by (0: none chosen)."""
 
     table: CandidateTable | None = None
     copy_offsets: list[int] = field(default_factory=list)
@@ -403,3 +528,18 @@ class TableBatch(Batch):
     tag_offsets: list[int] = field(default_factory=list)
     tag_at: list[dict] = field(default_factory=list)  # each row's TagTokens.at
     next_states: dict[int, frozenset | None] = field(default_factory=dict)
+    flags: list[bytes] = field(default_factory=list)
+    plain: list[bool] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)
+    stack: list[tuple[str, ...]] = field(default_factory=list)
+    plain_tags: list[tuple[int, int, int, int] | None] = field(default_factory=list)
+    copied: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        rows = len(self.machines)
+        self.plain = [False] * rows
+        self.pos = [0] * rows
+        self.stack = [()] * rows
+        self.plain_tags = [None] * rows
+        self.copied = [0] * rows
