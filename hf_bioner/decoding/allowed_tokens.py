@@ -31,6 +31,7 @@ plain linear layer over the decoder's hidden states fall back to ``model.generat
 from __future__ import annotations
 
 import copy
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,16 @@ FINISHED = -1
 # (default_call_speed_bundled-1core-per-call-lazy-compaction.json), so they leave at once;
 # on a GPU a step costs about the same for any number of rows, so they leave a quarter at a time.
 FINISHED_SHARE = {"cpu": 0.0, "cuda": 0.25}
+
+
+def long_tensor(values: Sequence[int], device):
+    """``values`` as an int64 tensor on ``device``, made from an int64 array: for a step's
+    few dozen ids ~4 us, where ``torch.tensor`` of the list took ~25."""
+    import torch
+
+    if not values:
+        return torch.zeros(0, dtype=torch.long, device=device)
+    return torch.frombuffer(array("q", values), dtype=torch.long).to(device)
 
 
 def plain_layers(cache) -> bool:
@@ -323,13 +334,13 @@ class AllowedTokenDecoder:
               position):  # fmt: skip
         """Read the token each active row just wrote: the next hidden state of every row, the
         attention mask and the positions after it."""
-        import torch
+        import torch.nn.functional as F
 
-        attention = torch.cat([attention, attention.new_ones(len(active), 1)], dim=1)
+        attention = F.pad(attention, (0, 1), value=1)
         hidden = self._run(
             cache,
             self.step_body,
-            input_ids=torch.tensor(tokens, device=attention.device)[:, None],
+            input_ids=long_tensor(tokens, attention.device)[:, None],
             attention_mask=attention,
             position_ids=position[:, None],
         )
@@ -341,7 +352,7 @@ class AllowedTokenDecoder:
         """Each row's automaton, prompt tokens and budget."""
         return Batch(
             machines=[InlineAutomaton(text, names) for text, names in constraints],
-            prompt_ids=[self.tokenizer(p)["input_ids"] for p in prompts],
+            prompt_ids=self.tokenizer(list(prompts))["input_ids"],  # one call: ~2x faster
             budgets=(
                 [max_new_tokens] * len(constraints)
                 if max_new_tokens
