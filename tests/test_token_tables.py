@@ -70,6 +70,60 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
     assert checked["copy"] > 100 and checked["inside"] > 30, checked
 
 
+def test_a_plain_row_looks_up_the_rows_its_state_would(tiny_base):
+    """Random valid answers to every sentence, written token by token through the decoder's
+    own bookkeeping (:meth:`TableDecoder._settle`): wherever a row is plain (kept as a byte
+    offset), its lookup by byte gives the candidate rows its full state gives."""
+    from hf_bioner.decoding.token_tables import TableDecoder
+
+    model, tokenizer = _tiny("llama", tiny_base)
+    decoder = TableDecoder(model, tokenizer, [tokenizer.eos_token_id])
+    prompts = [instruction(text, type_set("ncbi_disease"), "inline", "short")
+               for text, _ in SENTENCES]  # fmt: skip
+    batch = decoder._start(prompts, SENTENCES, None)
+    table = decoder.table
+    rng = random.Random(0)
+    plain = 0
+    for row, machine in enumerate(batch.machines):
+        for _walk in range(20):
+            decoder._settle(batch, row, machine.start())
+            for _step in range(60):
+                states = decoder._states(batch, row)
+                if batch.plain[row]:
+                    (state,) = states
+                    assert decoder._table_rows(batch, row) == decoder._table_rows_at(
+                        batch, row, state), (machine.text, state)  # fmt: skip
+                    plain += 1
+                allowed = sorted(next_tokens(machine, states, table, decoder.eos_ids))
+                tagging = [t for t in allowed if b"<" in (table.bytes_of[t] or b"")]
+                token = rng.choice(tagging if tagging and rng.random() < 0.3 else allowed)
+                if token in decoder.eos_ids:
+                    break
+                decoder._settle(batch, row, machine.advance(states, table.bytes_of[token]))
+    assert plain > 500, plain
+
+
+def test_ranked_candidates_break_ties_as_argmax_does():
+    """Candidates that score exactly alike (the tests' known model gives every tag of a type
+    set the same logit) come in their table order, the first first, as ``argmax`` picks it:
+    ``topk`` put a later one first and the known model wrote another CMeEE tag."""
+    import torch
+
+    from hf_bioner.decoding.allowed_tokens import best_candidates, ranked_candidates
+
+    head = torch.nn.Linear(4, 10, bias=False)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.weight[[3, 5, 7, 9], 0] = 1.0  # four tokens tie, above the rest
+    hidden = torch.ones(2, 4)
+    candidates = torch.tensor([[2, 9, 3, 7, 5, -1], [0, 5, 1, 3, -1, -1]])
+    with torch.no_grad():
+        ranked = ranked_candidates(hidden, head, candidates, 4).tolist()
+        best = best_candidates(hidden, head, candidates).tolist()
+    assert ranked == [[9, 3, 7, 5], [5, 3, 0, 1]]
+    assert best == [9, 5]
+
+
 @pytest.mark.parametrize(("text", "names"), SENTENCES)
 def test_text_rows_hold_every_piece_of_the_text(tokenizer, text, names):
     """The text rows, which stop reading at the first piece that begins neither a token nor a

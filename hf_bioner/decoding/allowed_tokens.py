@@ -134,10 +134,13 @@ def best_candidates(hidden, head, candidates):
 
 def ranked_candidates(hidden, head, candidates, k: int):
     """For each row, its ``k`` best candidates, best first (-1 past a row's last): a decoder
-    whose candidates are a superset of the allowed tokens takes the first one allowed."""
+    whose candidates are a superset of the allowed tokens takes the first one allowed. Equal
+    scores keep the candidates' order, as ``argmax`` does (``topk`` may not: a model with
+    exact ties, such as the tests' known model, then wrote another tag)."""
     scores = candidate_scores(hidden, head, candidates)
-    top = scores.topk(min(k, scores.shape[1]), dim=1)
-    return candidates.gather(1, top.indices).masked_fill_(top.values == float("-inf"), -1)
+    ordered = scores.sort(dim=1, descending=True, stable=True)
+    top, at = ordered.values[:, :k], ordered.indices[:, :k]
+    return candidates.gather(1, at).masked_fill_(top == float("-inf"), -1)
 
 
 class AllowedTokenDecoder:
