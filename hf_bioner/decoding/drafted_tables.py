@@ -173,9 +173,9 @@ class DraftedTableDecoder(TableDecoder):
                 places.append((n, j))
                 if j == 0 and not batch.plain[row]:
                     lookups += self._table_rows_at(batch, row, state)
-                else:
+                else:  # _plain_rows, inlined
                     lookups += (copies + pos, tags[flags[pos]])
-                pos += self.index.plain_lengths[token]
+                pos += self.plain_lengths[token]
         candidates = batch.table.gather(batch.table.lookup(lookups))
         rows = torch.tensor([n for n, _ in places], device=hidden.device)
         columns = torch.tensor([j for _, j in places], device=hidden.device)
@@ -197,6 +197,6 @@ class DraftedTableDecoder(TableDecoder):
     def _keep(self, batch: TableBatch, row: int, tokens: list[int]) -> None:
         """Write kept draft tokens (plain copies) to a row's answer and advance its state."""
         (state,) = self._states(batch, row)
-        copied = sum(self.index.plain_lengths[t] for t in tokens)
+        copied = sum(self.plain_lengths[t] for t in tokens)
         batch.answers[row].extend(tokens)
         self._settle(batch, row, frozenset({State(state.pos + copied, state.stack)}))

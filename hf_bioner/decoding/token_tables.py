@@ -4,23 +4,27 @@
 every row at every step to find the allowed tokens, then copies each row's list to the
 device: about 90 microseconds of Python per row and step, which at the batch sizes a GPU
 needs (hundreds of rows) costs more than the model's own forward pass. This decoder does the
-walking once per prompt instead, and checks one token per row and step:
+walking once per prompt instead, and checks a token or two per row and step:
 
 - **Tables.** While an answer copies its sentence, the tokens it may write from byte ``p``
   are those spelling ``text[p:q]`` for some ``q``, those starting a tag (``<``, ``</``,
   ``<Dis`` ...) and those that end the copied text and start a tag in one token (``" <"``).
-  :func:`copy_candidates` lists them for every ``p`` of a sentence when its batch starts;
+  :func:`text_candidates` lists them for every ``p`` of a sentence when its batch starts;
   inside a tag, the tokens that agree with the rest of some tag of the type set (and anything
   after it) are one table row per type set (:class:`TagTokens`). These are *supersets* of
   the allowed tokens: the automaton's rules on where tags may go are left to the check.
-- **One lookup per step.** Every row's table row index goes to the device in one tensor;
-  the rows' candidates are gathered there, scored against the slice of the head they name,
-  and the best candidate of every row comes back in one transfer (the step's only sync).
-- **One check per row.** The best candidate of a superset is the best allowed token when it
-  is allowed, so each row checks only its winner against the automaton (for a plain copy,
-  a byte comparison). A winner the automaton refuses (a tag where none may go) sends that
-  row, that step, through the exact walk, as do rows whose automaton holds several readings
-  (text containing ``<``). So the answers are those of the other decoders.
+- **One lookup per step.** Every row's pair of table rows (text, tags) goes to the device in
+  one tensor; the rows' candidates are gathered there, scored against the slice of the head
+  they name, and the :data:`RANKED` best of every row come back in one transfer (the step's
+  only sync).
+- **Plain rows.** Most rows at most steps copy their sentence outside any tag being written:
+  such a row is kept as a byte offset, its table rows are a lookup by byte, and a plain-text
+  winner (which its text row spells exactly) is written with no automaton at all.
+- **A check for the rest.** The first allowed of a superset's best candidates is the best
+  allowed token, so a row tries its ranked candidates against the automaton in order. A row
+  that refuses them all (tags where none may go), or whose automaton holds several readings
+  (text containing ``<``), takes the exact walk that step. So the answers are those of the
+  other decoders.
 - **A full batch.** A finished row's place goes to the next waiting row once a quarter of
   the batch is free (:attr:`~hf_bioner.decoding.allowed_tokens.AllowedTokenDecoder.refill`),
   longest rows first, so steps are not spent on a few long rows (20.2 -> 31.6 sentences/s on
@@ -296,9 +300,15 @@ class TableDecoder(AllowedTokenDecoder):
                  prefill_dtype=None):  # fmt: skip
         super().__init__(model, tokenizer, eos_ids, step_dtype, prefill_dtype)
         self.index = VocabularyIndex.of(tokenizer)
+        # Bytes a plain copy moves by, per token; never an end-of-sequence id, even one the
+        # tokenizer does not count as special (a model's generation config may add one).
+        self.plain_lengths = self.index.plain_lengths
+        if any(self.plain_lengths[i] for i in self.eos_ids):
+            self.plain_lengths = list(self.plain_lengths)
+            for i in self.eos_ids:
+                self.plain_lengths[i] = 0
         self.text_cache: dict[tuple[bytes, tuple[str, ...]], tuple[RaggedRows, RaggedRows]] = {}
         self.tag_cache: dict[tuple[str, ...], RaggedRows] = {}
-        self.empty = RaggedRows([[]])
 
     def _text_rows(self, machine: InlineAutomaton) -> tuple[RaggedRows, RaggedRows]:
         key = (machine.text, tuple(machine.types))
@@ -317,13 +327,13 @@ class TableDecoder(AllowedTokenDecoder):
         return self.tag_cache[names]
 
     def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
-        """The batch's rows, and its candidate table on the model's device: text rows (an
-        empty row, then every sentence's copy rows and its tag-end rows, one per byte) and
-        the tag rows of every type set."""
+        """The batch's rows, and its candidate table on the model's device: text rows (every
+        sentence's copy rows, then its tag-end rows, one per byte) and the tag rows of every
+        type set."""
         base = super()._start(prompts, constraints, max_new_tokens)
         texts = [self._text_rows(machine) for machine in base.machines]
         names = list(dict.fromkeys(tuple(machine.types) for machine in base.machines))
-        table = CandidateTable([self.empty, *(copies for copies, _ in texts),
+        table = CandidateTable([*(copies for copies, _ in texts),
                                 *(tag_ends for _, tag_ends in texts)],
                                [self._tag_rows(key) for key in names],
                                self.head.weight.device)  # fmt: skip
@@ -334,8 +344,8 @@ class TableDecoder(AllowedTokenDecoder):
             prompt_ids=base.prompt_ids,
             budgets=base.budgets,
             table=table,
-            copy_offsets=table.text_bases[1 : 1 + rows],
-            tag_end_offsets=table.text_bases[1 + rows :],
+            copy_offsets=table.text_bases[:rows],
+            tag_end_offsets=table.text_bases[rows:],
             tag_offsets=[tag_base[tuple(machine.types)] for machine in base.machines],
             tag_at=[self.index.tags(machine.types).at for machine in base.machines],
             flags=[tag_flags(machine) for machine in base.machines],
@@ -359,6 +369,7 @@ class TableDecoder(AllowedTokenDecoder):
             (state,) = states
             if not state.partial and not state.fresh and state.kind == "copy":
                 batch.plain[row] = True
+                batch.states[row] = None  # stale from here on: read through _states
                 batch.pos[row] = state.pos
                 if batch.plain_tags[row] is None or batch.stack[row] != state.stack:
                     batch.stack[row] = state.stack
@@ -420,7 +431,7 @@ class TableDecoder(AllowedTokenDecoder):
         pairs: list[int] = []
         looked_up = []
         for n, row in enumerate(active):
-            if plain[row]:  # most rows: _plain_rows, inlined
+            if plain[row]:  # most rows: _plain_rows (the reference), inlined
                 at = pos[row]
                 pairs += (copies[row] + at, tags[row][flags[row][at]])
                 looked_up.append(n)
@@ -432,7 +443,7 @@ class TableDecoder(AllowedTokenDecoder):
             part = hidden[looked_up] if len(looked_up) < len(active) else hidden
             candidates = batch.table.gather(batch.table.lookup(pairs))
             ranked = ranked_candidates(part, self.head, candidates, RANKED)
-            plain_lengths, copied = self.index.plain_lengths, batch.copied
+            plain_lengths, copied = self.plain_lengths, batch.copied
             for n, tries in zip(looked_up, ranked.tolist(), strict=True):
                 row, token = active[n], tries[0]
                 if plain[row] and token >= 0 and plain_lengths[token]:  # most rows
@@ -453,12 +464,12 @@ class TableDecoder(AllowedTokenDecoder):
     def _first_accepted(self, batch: TableBatch, row: int, tries: list[int]) -> int:
         """The first of a row's best candidates (best first) that the automaton takes, or -1
         (none: the exact path decides). A plain row's plain copy is taken with no automaton."""
-        copies = self.index.plain_lengths
+        plain_lengths = self.plain_lengths
         for token in tries:
             if token < 0:
                 break
-            if batch.plain[row] and copies[token]:
-                batch.copied[row] = copies[token]
+            if batch.plain[row] and plain_lengths[token]:
+                batch.copied[row] = plain_lengths[token]
                 return token
             if self._accept(batch, row, token):
                 return token
@@ -482,6 +493,9 @@ class TableDecoder(AllowedTokenDecoder):
         return bool(following) and bool(data)
 
     def _write(self, batch: TableBatch, row: int, token: int) -> bool:
+        """Write the chosen token: a plain row's plain copy moves its offset; the end of
+        sequence ends the row; a token chosen on the exact path advances as the base decoder
+        does; any other, to the next states :meth:`_accept` kept. Whether the row goes on."""
         copied = batch.copied[row]
         if copied:  # a plain row's plain copy: move it on
             batch.copied[row] = 0
