@@ -443,14 +443,8 @@ class TableDecoder(AllowedTokenDecoder):
             part = hidden[looked_up] if len(looked_up) < len(active) else hidden
             candidates = batch.table.gather(batch.table.lookup(pairs))
             ranked = ranked_candidates(part, self.head, candidates, RANKED)
-            plain_lengths, copied = self.plain_lengths, batch.copied
             for n, tries in zip(looked_up, ranked.tolist(), strict=True):
-                row, token = active[n], tries[0]
-                if plain[row] and token >= 0 and plain_lengths[token]:  # most rows
-                    copied[row] = plain_lengths[token]
-                    tokens[n] = token
-                else:
-                    tokens[n] = self._first_accepted(batch, row, tries)
+                tokens[n] = self._first_accepted(batch, active[n], tries)
         exact = [n for n, token in enumerate(tokens) if token < 0]
         if exact:
             allowed = [self._allowed(batch.machines[active[n]], self._states(batch, active[n]))
@@ -547,11 +541,11 @@ class TableBatch(Batch):
     tag_at: list[dict] = field(default_factory=list)  # each row's TagTokens.at
     next_states: dict[int, frozenset | None] = field(default_factory=dict)
     flags: list[bytes] = field(default_factory=list)
-    plain: list[bool] = field(default_factory=list)
-    pos: list[int] = field(default_factory=list)
-    stack: list[tuple[str, ...]] = field(default_factory=list)
-    plain_tags: list[tuple[int, int, int, int] | None] = field(default_factory=list)
-    copied: list[int] = field(default_factory=list)
+    plain: list[bool] = field(init=False)
+    pos: list[int] = field(init=False)
+    stack: list[tuple[str, ...]] = field(init=False)
+    plain_tags: list[tuple[int, int, int, int] | None] = field(init=False)
+    copied: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
