@@ -116,8 +116,9 @@ def candidate_scores(hidden, head, candidates):
 
     The rows are read with ``index_select`` (on a CPU faster than indexing the head with a
     2-D tensor) into a fresh tensor, multiplied in place and summed: on one CPU core, 64 rows
-    of 35 candidates, 6.1x faster than ``bmm`` at width 640 (0.49 against 2.98 ms) and 2.5x
-    at width 64, whose batched matrix-vector products are slow at these sizes."""
+    of 35 candidates, 5.5x faster than ``bmm`` at width 640 and 2.6x at width 64, whose
+    batched matrix-vector products are slow at these sizes
+    (``benchmarks/results/candidate_scoring_cpu-1core.json``)."""
     flat = candidates.clamp(min=0).view(-1)
     rows = head.weight.index_select(0, flat).view(*candidates.shape, -1).float()
     scores = rows.mul_(hidden.float()[:, None, :]).sum(-1)
