@@ -152,14 +152,14 @@ def main() -> None:
 
     model, tokenizer, config = load_trained(args.model, merge=True)
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer)
-    selector = tagger.selector.config
     results, sizes = {}, {}
     for corpus in args.corpora.split(","):
         records, sizes[corpus] = eval_units(corpus, args.data_dir, args.limit or None)
         language = type_set(corpus).language
         sets = tagger._task_type_sets(language, None, None)
         ranks = {label: rank for rank, s in enumerate(sets) for label in s.labels}
-        thresholds = {t: selector.type_thresholds.get(t, selector.threshold) for t in ranks}
+        thresholds = {label: tagger.selector.config.threshold_of(label, tagger.corpus_of[s])
+                      for s in sets for label in s.labels}  # fmt: skip
         if args.candidates:
             candidates, seconds = saved_candidates(args.candidates, corpus, records), None
         else:

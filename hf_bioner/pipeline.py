@@ -206,6 +206,7 @@ class BioNerPipeline(ChunkPipeline):
         self.scheme = config["scheme"]
         self.prompt_style = config.get("prompt_style", "full")
         self.type_sets = type_sets_from_config(config)
+        self.corpus_of = {types: corpus for corpus, types in self.type_sets.items()}
         if kwargs.get("tokenizer") is None:
             kwargs["tokenizer"] = getattr(model, "hf_bioner_tokenizer", None)
         if kwargs["tokenizer"] is None:
@@ -566,10 +567,10 @@ class BioNerPipeline(ChunkPipeline):
             for e in chunk["entities"]:
                 found[e["start"], e["end"], e["entity_group"]] = (e, chunk["unit"])
         pairs = [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
-        thresholds = {}
+        thresholds = {}  # by type (in one text a type comes from one type set)
         if self.selector is not None:
-            thresholds = {e["entity_group"]: self._threshold(e["entity_group"], threshold)
-                          for e, _unit in pairs}  # fmt: skip
+            thresholds = {e["entity_group"]: self._threshold(e["entity_group"], unit, threshold)
+                          for e, unit in pairs}  # fmt: skip
         pairs = [(e, u) for e, u in pairs
                  if e["score"] is None or e["score"] >= thresholds[e["entity_group"]]]  # fmt: skip
         if single_type:
@@ -577,12 +578,13 @@ class BioNerPipeline(ChunkPipeline):
             pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
         return [entity for entity, _unit in pairs]
 
-    def _threshold(self, label: str, threshold: float | None) -> float:
-        """The selector threshold an entity of type ``label`` must reach."""
+    def _threshold(self, label: str, unit: dict, threshold: float | None) -> float:
+        """The selector threshold an entity of type ``label`` found by ``unit``'s prompt must
+        reach: ``threshold`` if given, else the one calibrated for the type in the corpus
+        whose type set the prompt asked for (:meth:`SelectorConfig.threshold_of`)."""
         if threshold is not None:
             return threshold
-        config = self.selector.config
-        return config.type_thresholds.get(label, config.threshold)
+        return self.selector.config.threshold_of(label, self.corpus_of.get(unit["type_set"]))
 
 
 def unbatch(batch: dict[str, list]) -> list[dict]:

@@ -18,6 +18,7 @@ from hf_bioner.selector import (
     best_threshold,
     contrastive_loss,
     fit_platt,
+    fit_thresholds,
     reliability_table,
     train_selector,
 )
@@ -105,6 +106,43 @@ def test_threshold_maximises_strict_f1():
     # A constructed case: dropping the two low-scored wrong ones is best.
     chosen = best_threshold([0.9, 0.8, 0.3, 0.2], [1, 1, 0, 0], 2)
     assert chosen["threshold"] == 0.8 and chosen["f1"] == 1.0 and chosen["f1_without"] < 1.0
+
+
+def calibration_candidates(corpus: str, type_: str, scores_and_labels) -> list[dict]:
+    return [{"text": "t", "start": 0, "end": 1, "type": type_, "label": label, "group": -1,
+             "kind": "predicted", "language": "en", "corpus": corpus}
+            for _, label in scores_and_labels]  # fmt: skip
+
+
+def test_a_type_two_corpora_share_gets_each_corpus_its_own_threshold():
+    # Disease in NCBI-disease: right entities score high, 10 wrong ones low (dropping them
+    # pays). In BC5CDR: the wrong ones score highest, so no threshold pays (0.0: keep all).
+    # Chemical is BC5CDR's alone: its pooled threshold is its only one.
+    ncbi = [(0.9, 1)] * 30 + [(0.1, 0)] * 10
+    bc5cdr = [(0.9, 0)] * 10 + [(0.5, 1)] * 30
+    chemical = [(0.8, 1)] * 30 + [(0.2, 0)] * 5
+    candidates = (calibration_candidates("ncbi_disease", "Disease", ncbi)
+                  + calibration_candidates("bc5cdr", "Disease", bc5cdr)
+                  + calibration_candidates("bc5cdr", "Chemical", chemical))  # fmt: skip
+    probabilities = [p for p, _ in ncbi + bc5cdr + chemical]
+    n_gold = {("ncbi_disease", "Disease"): 30, ("bc5cdr", "Disease"): 30,
+              ("bc5cdr", "Chemical"): 30}  # fmt: skip
+    config = SelectorConfig(type_thresholds={"stale": 0.7}, corpus_thresholds={"x": {"y": 1}})
+    fitted = fit_thresholds(config, candidates, probabilities, n_gold)
+    assert config.corpus_thresholds == {"ncbi_disease": {"Disease": 0.9},
+                                        "bc5cdr": {"Disease": 0.0}}  # fmt: skip
+    assert config.type_thresholds == {"Chemical": 0.8, "Disease": 0.5}  # earlier ones dropped
+    assert fitted["corpus_thresholds"]["ncbi_disease"]["Disease"]["f1"] == 1.0
+    assert fitted["corpus_thresholds"]["bc5cdr"]["Disease"]["f1"] == pytest.approx(60 / 70)
+    # Where an entity came from decides its threshold; elsewhere the type's, then the overall.
+    assert config.threshold_of("Disease", "ncbi_disease") == 0.9
+    assert config.threshold_of("Disease", "bc5cdr") == 0.0
+    assert config.threshold_of("Disease") == 0.5
+    assert config.threshold_of("Chemical", "bc5cdr") == 0.8
+    assert config.threshold_of("protein", "jnlpba") == config.threshold
+    # A corpus with fewer than min_support candidates of the type keeps the pooled one.
+    fit_thresholds(config, candidates[15:], probabilities[15:], n_gold)  # 25 NCBI left
+    assert config.corpus_thresholds == {"bc5cdr": {"Disease": 0.0}}
 
 
 def test_platt_auc_and_reliability():
@@ -239,6 +277,17 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
     unscored = tagger(text, use_selector=False, max_new_tokens=64)
     assert [(e["start"], e["end"], e["word"]) for e in unscored] == sentences
     assert all(e["score"] is None for e in unscored)
+
+    # A threshold calibrated for one corpus applies to what that corpus's type set finds:
+    # NCBI-disease's Disease at 1.0 drops the English entity, not the Chinese one.
+    path = tmp_path / "selector" / "selector_config.json"
+    saved = json.loads(path.read_text())
+    saved["config"]["corpus_thresholds"] = {"ncbi_disease": {"Disease": 1.0}}
+    path.write_text(json.dumps(saved))
+    tagger = pipeline("bio-ner", model=known, selector=str(tmp_path / "selector"))
+    kept = tagger(text, max_new_tokens=64)
+    assert [(e["start"], e["end"], e["word"]) for e in kept] == sentences[1:]
+    assert len(tagger(text, threshold=0.0, max_new_tokens=64)) == 2  # a threshold given wins
 
 
 def test_sentence_first_inputs_name_the_span_and_its_occurrence():

@@ -32,7 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 from hf_bioner.schema import EntityType, Record, TypeSet
 
@@ -48,6 +48,7 @@ class Candidate(TypedDict):
     group: int  # gold entities and their variants share a group; -1 = no group
     kind: str  # gold, boundary, type, generated
     language: str
+    corpus: NotRequired[str]  # where the sentence comes from (generator predictions)
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def predicted_candidates(
             label = int((p["start"], p["end"], p["type"]) in gold)
             rows.append(Candidate(text=record["text"], start=p["start"], end=p["end"],
                                   type=p["type"], label=label, group=-1, kind="predicted",
-                                  language=record["language"]))  # fmt: skip
+                                  language=record["language"], corpus=record["corpus"]))  # fmt: skip
     return rows
 
 

@@ -153,10 +153,11 @@ def run(job: SelectorJob) -> dict:
 def calibrate_on(selector: EntitySelector, records: list[Record],
                  predictions: list[list[dict]], type_sets) -> dict:  # fmt: skip
     """Fit the selector's calibration on the generator's predictions for held-out records."""
-    n_gold: dict[str, int] = {}
+    n_gold: dict[tuple[str, str], int] = {}
     for record in records:
         for e in record["entities"]:
-            n_gold[e["type"]] = n_gold.get(e["type"], 0) + 1
+            key = record["corpus"], e["type"]
+            n_gold[key] = n_gold.get(key, 0) + 1
     return calibrate(selector, predicted_candidates(records, predictions), n_gold, type_sets)
 
 

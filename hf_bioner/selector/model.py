@@ -84,6 +84,17 @@ class SelectorConfig:
     platt: tuple[float, float] = (1.0, 0.0)
     threshold: float = 0.5
     type_thresholds: dict[str, float] = field(default_factory=dict)
+    # Per corpus, for the types that several corpora share: one label follows each corpus's
+    # guidelines (NCBI-disease's Disease is not BC5CDR's), so one pooled threshold can cost
+    # one corpus what it gains another. 0.0 keeps every entity: the selector is off there.
+    corpus_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def threshold_of(self, type_: str, corpus: str | None = None) -> float:
+        """The probability an entity of ``type_`` (found for ``corpus``'s type set) must
+        reach: the corpus's own threshold for the type where calibration set one, else the
+        type's, else the overall one."""
+        pooled = self.type_thresholds.get(type_, self.threshold)
+        return self.corpus_thresholds.get(corpus, {}).get(type_, pooled)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -323,7 +334,7 @@ class EntitySelector:
         return candidate_input(candidate, type_sets, self.config.input_format)
 
     def keeps(self, candidate: dict, probability: float) -> bool:
-        threshold = self.config.type_thresholds.get(candidate["type"], self.config.threshold)
+        threshold = self.config.threshold_of(candidate["type"], candidate.get("corpus"))
         return probability >= threshold
 
     # ------------------------------------------------------------------ saving
@@ -575,39 +586,69 @@ def auc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
     return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
+def fit_thresholds(config: SelectorConfig, candidates: Sequence[Candidate],
+                   probabilities: Sequence[float], n_gold: dict[tuple[str, str], int],
+                   min_support: int = 30) -> dict:  # fmt: skip
+    """Set ``config``'s thresholds to those that maximise strict F1 on calibrated
+    ``probabilities`` of ``candidates``: ``threshold`` over all, ``type_thresholds`` per type
+    with at least ``min_support`` candidates (pooled over corpora) and ``corpus_thresholds``
+    per corpus for a type that several corpora share (each with that support). Earlier
+    thresholds are dropped. Returns each one chosen, with its F1 with and without it."""
+    labels = [c["label"] for c in candidates]
+
+    def best(ids: list[int], gold: int) -> dict | None:
+        if len(ids) < min_support:
+            return None
+        chosen = best_threshold([probabilities[i] for i in ids], [labels[i] for i in ids], gold)
+        return {**chosen, "candidates": len(ids)}
+
+    overall = best_threshold(probabilities, labels, sum(n_gold.values()))
+    config.threshold = overall["threshold"]
+    config.type_thresholds, config.corpus_thresholds = {}, {}
+    per_type: dict[str, dict] = {}
+    per_corpus: dict[str, dict[str, dict]] = {}
+    corpora_of: dict[str, set[str]] = {}
+    for corpus, type_ in {(c.get("corpus"), c["type"]) for c in candidates} | set(n_gold):
+        if corpus is not None:
+            corpora_of.setdefault(type_, set()).add(corpus)
+    for type_ in sorted({c["type"] for c in candidates} | {t for _, t in n_gold}):
+        ids = [i for i, c in enumerate(candidates) if c["type"] == type_]
+        gold = sum(n for (_, t), n in n_gold.items() if t == type_)
+        if chosen := best(ids, gold):
+            per_type[type_] = chosen
+            config.type_thresholds[type_] = chosen["threshold"]
+        corpora = sorted(corpora_of.get(type_, ()))
+        for corpus in corpora if len(corpora) > 1 else ():
+            ids = [i for i, c in enumerate(candidates)
+                   if c["type"] == type_ and c.get("corpus") == corpus]  # fmt: skip
+            if chosen := best(ids, n_gold.get((corpus, type_), 0)):
+                per_corpus.setdefault(corpus, {})[type_] = chosen
+                config.corpus_thresholds.setdefault(corpus, {})[type_] = chosen["threshold"]
+    return {"threshold": overall, "type_thresholds": per_type, "corpus_thresholds": per_corpus}
+
+
 def calibrate(
     selector: EntitySelector,
     candidates: Sequence[Candidate],
-    n_gold: dict[str, int],
+    n_gold: dict[tuple[str, str], int],
     type_sets: dict[str, TypeSet],
     min_type_support: int = 30,
 ) -> dict:
-    """Fit Platt scaling and thresholds on generator predictions for held-out sentences.
+    """Fit Platt scaling and thresholds (:func:`fit_thresholds`) on generator predictions
+    for held-out sentences; returns what was measured.
 
-    ``n_gold`` counts gold entities per type in those sentences. Sets the selector's
-    ``platt``, ``threshold`` and ``type_thresholds``; returns what was measured.
+    ``n_gold`` counts gold entities per ``(corpus, type)`` in those sentences.
     """
     labels = [c["label"] for c in candidates]
     logits = selector.raw_logits([selector.input_of(c, type_sets) for c in candidates])
     selector.config.platt = fit_platt(logits, labels)
     probabilities = selector.probabilities(logits)
-    overall = best_threshold(probabilities, labels, sum(n_gold.values()))
-    selector.config.threshold = overall["threshold"]
-    per_type = {}
-    for type_ in sorted({c["type"] for c in candidates} | set(n_gold)):
-        ids = [i for i, c in enumerate(candidates) if c["type"] == type_]
-        if len(ids) < min_type_support:
-            continue
-        chosen = best_threshold([probabilities[i] for i in ids], [labels[i] for i in ids],
-                                n_gold.get(type_, 0))  # fmt: skip
-        per_type[type_] = {**chosen, "candidates": len(ids)}
-        selector.config.type_thresholds[type_] = chosen["threshold"]
+    fitted = fit_thresholds(selector.config, candidates, probabilities, n_gold, min_type_support)
     return {
         "candidates": len(candidates),
         "correct": sum(labels),
         "platt": selector.config.platt,
-        "threshold": overall,
-        "type_thresholds": per_type,
+        **fitted,
         "auc": auc(probabilities, labels),
         "reliability": reliability_table(probabilities, labels),
     }
