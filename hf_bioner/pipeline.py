@@ -206,7 +206,9 @@ class BioNerPipeline(ChunkPipeline):
         self.scheme = config["scheme"]
         self.prompt_style = config.get("prompt_style", "full")
         self.type_sets = type_sets_from_config(config)
-        self.corpus_of = {types: corpus for corpus, types in self.type_sets.items()}
+        self.corpus_of: dict[TypeSet, str] = {}  # of equal sets the first, as covering_type_sets
+        for corpus, types in self.type_sets.items():
+            self.corpus_of.setdefault(types, corpus)
         if kwargs.get("tokenizer") is None:
             kwargs["tokenizer"] = getattr(model, "hf_bioner_tokenizer", None)
         if kwargs["tokenizer"] is None:
@@ -363,9 +365,10 @@ class BioNerPipeline(ChunkPipeline):
               split_sentences: bool = True) -> list[dict]:  # fmt: skip
         """The prompts of one text: one per sentence and type set.
 
-        Each unit is ``{offset, sentence, type_set, rank, prompt}``: the sentence's offset in
-        the text, its type set, the set's rank among the sentence's sets (the model config's
-        order, which breaks type ties) and the prompt. Sentences longer than
+        Each unit is ``{offset, sentence, type_set, corpus, rank, prompt}``: the sentence's
+        offset in the text, its type set and the corpus it is (``None`` for types of the
+        caller's), the set's rank among the sentence's sets (the model config's order, which
+        breaks type ties) and the prompt. Sentences longer than
         :data:`MAX_UNIT_CHARS` are cut into pieces unless ``split_sentences`` is False.
         """
         # Zero-shot types need their definitions; trained ones the prompt the model learned.
@@ -385,8 +388,16 @@ class BioNerPipeline(ChunkPipeline):
             for rank, types_ in enumerate(sets_by_language[lang]):
                 prompt = instruction(sentence, types_, self.scheme, style)
                 units.append({"offset": start, "sentence": sentence, "type_set": types_,
+                              "corpus": self._corpus(types_, corpus),
                               "rank": rank, "prompt": prompt})  # fmt: skip
         return units
+
+    def _corpus(self, types: TypeSet, asked: str | None) -> str | None:
+        """The corpus whose type set ``types`` is: ``asked`` (``corpus=``) when it is that
+        one's, else the first with an equal set; None for types of the caller's."""
+        if asked is not None and self.type_sets.get(asked) == types:
+            return asked
+        return self.corpus_of.get(types)
 
     def _task_type_sets(self, language: str, types, corpus: str | None) -> list[TypeSet]:
         """The type sets to prompt with for a sentence in ``language``."""
@@ -584,7 +595,7 @@ class BioNerPipeline(ChunkPipeline):
         whose type set the prompt asked for (:meth:`SelectorConfig.threshold_of`)."""
         if threshold is not None:
             return threshold
-        return self.selector.config.threshold_of(label, self.corpus_of.get(unit["type_set"]))
+        return self.selector.config.threshold_of(label, unit["corpus"])
 
 
 def unbatch(batch: dict[str, list]) -> list[dict]:

@@ -5,7 +5,8 @@ generator found, saved under ``selector/`` beside the generator.
   generator's false positives, each shown as text (its sentence, then a question naming the
   span and the type);
 * ``model``: the model (backbone + LoRA, projection, accept anchor, probability head), its
-  contrastive training, its calibration (Platt scaling, thresholds per type), save / load;
+  contrastive training, its calibration (Platt scaling, thresholds per type and, for a
+  type several corpora share, per corpus), save / load;
 * ``job``: ``hf-bioner train-selector``: sampling, tagging with the generator, training,
   calibration, saving. Not re-exported here: it brings in the generator's inference and the
   training data, which loading a selector beside a model does not need.

@@ -48,7 +48,7 @@ class Candidate(TypedDict):
     group: int  # gold entities and their variants share a group; -1 = no group
     kind: str  # gold, boundary, type, generated
     language: str
-    corpus: NotRequired[str]  # where the sentence comes from (generator predictions)
+    corpus: NotRequired[str]  # where the sentence comes from
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,8 @@ def candidates_for_record(
 
     def add(start, end, type_, label, group, kind):
         rows.append(Candidate(text=text, start=start, end=end, type=type_, label=label,
-                              group=group, kind=kind, language=language))  # fmt: skip
+                              group=group, kind=kind, language=language,
+                              corpus=record["corpus"]))  # fmt: skip
 
     for n, entity in enumerate(sorted(gold)):
         start, end, type_ = entity
