@@ -258,6 +258,7 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
     assert again["sentences"] == {**summary["sentences"], "calibration": 2}
     assert again["earlier_calibration"] == saved["summary"]["calibration"]
     assert again["calibration"]["candidates"] == 2  # one sentence per corpus
+    assert again["calibration_split"] == summary["tuning_split"]  # the same generator
     assert again["loss_curve"] == summary["loss_curve"]
     assert weights == {
         p.name: p.read_bytes() for p in (tmp_path / "selector").rglob("*.safetensors")

@@ -125,7 +125,7 @@ def run(job: SelectorJob) -> dict:
         train, hard, calibration = train + a, hard + b, calibration + c
     output = Path(job.output) if job.output else Path(job.generator) / SELECTOR_DIR
     if job.recalibrate:
-        return recalibrate(job, output, calibration, type_sets, started)
+        return recalibrate(job, output, calibration, type_sets, started, tuning)
     predictions = tag_with_generator(job, hard + calibration)
     hard_predictions, calibration_predictions = predictions[: len(hard)], predictions[len(hard) :]
 
@@ -162,9 +162,11 @@ def calibrate_on(selector: EntitySelector, records: list[Record],
 
 
 def recalibrate(job: SelectorJob, output: Path, calibration: list[Record], type_sets,
-                started: float) -> dict:  # fmt: skip
+                started: float, tuning: dict[str, str]) -> dict:  # fmt: skip
     """Fit a saved selector's calibration again on ``calibration``; keep its weights and the
-    summary of its training, replacing only the calibration (the earlier one is kept)."""
+    summary of its training, replacing only the calibration (the earlier one is kept).
+    ``tuning`` says where each corpus's calibration sentences came from: for a generator that
+    learnt more than the one the selector was trained beside, not the saved ``tuning_split``."""
     saved = json.loads((output / SELECTOR_CONFIG).read_text()).get("summary", {})
     selector = EntitySelector.load(output)
     result = calibrate_on(selector, calibration, tag_with_generator(job, calibration), type_sets)
@@ -172,6 +174,7 @@ def recalibrate(job: SelectorJob, output: Path, calibration: list[Record], type_
         **saved,
         "sentences": {**saved.get("sentences", {}), "calibration": len(calibration)},
         "calibration": result,
+        "calibration_split": tuning,
         "earlier_calibration": saved.get("calibration"),
         "recalibration_seconds": round(time.perf_counter() - started, 1),
     }
