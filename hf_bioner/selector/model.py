@@ -607,17 +607,14 @@ def fit_thresholds(config: SelectorConfig, candidates: Sequence[Candidate],
     config.type_thresholds, config.corpus_thresholds = {}, {}
     per_type: dict[str, dict] = {}
     per_corpus: dict[str, dict[str, dict]] = {}
-    corpora_of: dict[str, set[str]] = {}
-    for corpus, type_ in {(c.get("corpus"), c["type"]) for c in candidates} | set(n_gold):
-        if corpus is not None:
-            corpora_of.setdefault(type_, set()).add(corpus)
-    for type_ in sorted({c["type"] for c in candidates} | {t for _, t in n_gold}):
+    found = {(c.get("corpus"), c["type"]) for c in candidates} | set(n_gold)  # (corpus, type)
+    for type_ in sorted({t for _, t in found}):
         ids = [i for i, c in enumerate(candidates) if c["type"] == type_]
         gold = sum(n for (_, t), n in n_gold.items() if t == type_)
         if chosen := best(ids, gold):
             per_type[type_] = chosen
             config.type_thresholds[type_] = chosen["threshold"]
-        corpora = sorted(corpora_of.get(type_, ()))
+        corpora = sorted({c for c, t in found if t == type_ and c is not None})
         for corpus in corpora if len(corpora) > 1 else ():
             ids = [i for i, c in enumerate(candidates)
                    if c["type"] == type_ and c.get("corpus") == corpus]  # fmt: skip
