@@ -22,6 +22,7 @@ is the token-tables decoder.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hf_bioner.decoding.allowed_tokens import FINISHED, best_candidates, plain_layers
 from hf_bioner.decoding.automaton import State
@@ -32,7 +33,7 @@ MAX_DRAFT = 4  # tokens drafted per row and step at most
 # reading 5 tokens each costs about 1.8x one of 1 token each (the draft pays when more than
 # about two tokens are kept); a GPU step costs about the same for any of these sizes.
 QUERY_TOKENS = {"cpu": 80, "cuda": 4096}
-DRAFT_BYTES = 12  # bytes of text tokenized per drafted token (a Chinese character is 3)
+PLAN_BYTES = 192  # bytes of a sentence's rest tokenized at once for a row's drafts
 
 
 def draft_length(rows: int, device_type: str, limit: int = MAX_DRAFT) -> int:
@@ -58,6 +59,17 @@ def forget_slots(attention, kept, read: int):
     return attention
 
 
+def tokenize_plain(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of ``texts`` without special tokens, one text at a time through the fast
+    tokenizer's backend where there is one: the few short texts of a step cost ~15 us each
+    that way, where one batched call cost ~80 us, or ~570 us when the tokenizers library
+    spreads a batch over threads (its default) on a busy 2-core machine."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return [backend.encode(text, add_special_tokens=False).ids for text in texts]
+
+
 class DraftedTableDecoder(TableDecoder):
     """:class:`TableDecoder` reading copy drafts with each step (module doc)."""
 
@@ -67,6 +79,7 @@ class DraftedTableDecoder(TableDecoder):
         self.max_draft = max_draft
         self.drafted = 0  # tokens drafted and read, and of them kept (for benchmarks)
         self.kept = 0
+        self.plans: list[CopyPlan] = []  # each row's plan, for the batch being written
 
     def _step(self, batch: TableBatch, active: list[int], tokens: list[int], cache, attention,
               position):  # fmt: skip
@@ -109,10 +122,22 @@ class DraftedTableDecoder(TableDecoder):
             return 0
         return length
 
+    def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
+        """The batch, with no plans yet (a row is planned when it first drafts)."""
+        batch = super()._start(prompts, constraints, max_new_tokens)
+        self.plans = [CopyPlan.empty()] * len(batch.machines)
+        return batch
+
     def _drafts(self, batch: TableBatch, active: list[int], length: int) -> list[list[int]]:
         """Each row's draft: the next tokens of a plain copy of its sentence from where it
-        stands (none inside a tag, with several readings, past its budget, or finished)."""
-        rests, owners = [], []
+        stands (none inside a tag, with several readings, past its budget, or finished).
+
+        The tokens come from the row's :class:`CopyPlan`, the tokenized rest of its sentence;
+        only a row standing where its plan has no token boundary (after a tag, or where the
+        model split the text otherwise) is tokenized again. Tokenizing every row's rest at
+        every step cost ~1 ms a step on this project's CPU, more than the rest of a step's
+        decoding work at a few rows."""
+        wanted: list[tuple[int, int, int, int]] = []  # (place, row, byte, most) per draft
         for n, row in enumerate(active):
             if row == FINISHED:
                 continue
@@ -121,21 +146,35 @@ class DraftedTableDecoder(TableDecoder):
             if len(states) != 1 or room < 1:
                 continue
             (state,) = states
-            rest = batch.machines[row].text[state.pos : state.pos + DRAFT_BYTES * length]
-            if state.partial or state.kind != "copy" or not rest or 0x80 <= rest[0] < 0xC0:
-                continue  # inside a tag, the empty answer, the end, or inside a character
-            rests.append(rest)
-            owners.append((n, min(length, room), state.pos))
+            text = batch.machines[row].text
+            if state.partial or state.kind != "copy" or state.pos >= len(text):
+                continue  # inside a tag, the empty answer or the end
+            if 0x80 <= text[state.pos] < 0xC0:
+                continue  # inside a character
+            wanted.append((n, row, state.pos, min(length, room)))
+        stale = [(row, pos) for _, row, pos, _ in wanted if pos not in self.plans[row].at]
+        if stale:
+            self._plan(batch, stale)
         drafts: list[list[int]] = [[] for _ in active]
-        if not rests:
-            return drafts
-        texts = [rest.decode("utf-8", errors="ignore") for rest in rests]
-        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        for (n, most, start), rest, ids in zip(owners, rests, encoded, strict=True):
-            # Text was cut after the rest: its last token may end mid-word.
-            cut = start + len(rest) < len(batch.machines[active[n]].text)
-            drafts[n] = self._plain_copy(ids[:-1] if cut else ids, rest)[:most]
+        for n, row, pos, most in wanted:
+            drafts[n] = self.plans[row].tokens_at(pos, most)
         return drafts
+
+    def _plan(self, batch: TableBatch, stale: list[tuple[int, int]]) -> None:
+        """New plans for ``(row, byte)`` pairs: up to :data:`PLAN_BYTES` of the rest of each
+        row's sentence from that byte, tokenized (a plan cut short there ends before its
+        last token, which may be cut mid-word, and is planned again when a row gets there)."""
+        rests = [batch.machines[row].text[pos : pos + PLAN_BYTES] for row, pos in stale]
+        encoded = tokenize_plain(self.tokenizer,
+                                 [rest.decode("utf-8", errors="ignore") for rest in rests])  # fmt: skip
+        for (row, pos), rest, ids in zip(stale, rests, encoded, strict=True):
+            cut = pos + len(rest) < len(batch.machines[row].text)
+            offered = ids[:-1] if cut else ids
+            copied = self._plain_copy(offered, rest)
+            # A plan that stopped before its last token offered (a tag's "<", or text the
+            # tokenizer changed) drafts nothing from there; one that ran out is planned again.
+            self.plans[row] = CopyPlan.of(pos, copied, self.plain_lengths,
+                                          ends=len(copied) < len(offered) or not cut)  # fmt: skip
 
     def _plain_copy(self, ids: list[int], rest: bytes) -> list[int]:
         """The leading ``ids`` that spell ``rest`` byte for byte, without a ``<`` or ``>``
@@ -200,3 +239,35 @@ class DraftedTableDecoder(TableDecoder):
         copied = sum(self.plain_lengths[t] for t in tokens)
         batch.answers[row].extend(tokens)
         self._settle(batch, row, frozenset({State(state.pos + copied, state.stack)}))
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """The tokens of a plain copy of a sentence's rest from byte ``start`` (the tokenizer's
+    own split), and the byte where each begins: a row standing at one of those bytes drafts
+    the tokens from there on."""
+
+    tokens: list[int]
+    at: dict[int, int]  # byte -> index of the token beginning there
+
+    @classmethod
+    def of(cls, start: int, tokens: list[int], lengths: Sequence[int], ends: bool) -> CopyPlan:
+        """The plan of ``tokens`` copied from byte ``start``. Where they stop it drafts
+        nothing if it ``ends`` there (so a row is not planned again at that byte); otherwise
+        that byte is left out of :attr:`at` and a row reaching it is planned anew."""
+        at, pos = {}, start
+        for i, token in enumerate(tokens):
+            at[pos] = i
+            pos += lengths[token]
+        if ends:
+            at[pos] = len(tokens)
+        return cls(tokens, at)
+
+    @classmethod
+    def empty(cls) -> CopyPlan:
+        return cls([], {})
+
+    def tokens_at(self, pos: int, most: int) -> list[int]:
+        """Up to ``most`` planned tokens from byte ``pos`` (a key of :attr:`at`)."""
+        i = self.at[pos]
+        return self.tokens[i : i + most]
