@@ -52,6 +52,12 @@ FINISHED = -1
 # (default_call_speed_bundled-1core-per-call-lazy-compaction.json), so they leave at once;
 # on a GPU a step costs about the same for any number of rows, so they leave a quarter at a time.
 FINISHED_SHARE = {"cpu": 0.0, "cuda": 0.25}
+# What one more forward pass costs, in padded prompt tokens, per device type: prompts of very
+# different lengths are read in groups (:func:`prefill_groups`) when that saves more padding
+# than the passes cost. On a CPU every padded token costs as much arithmetic as a real one
+# (one NCBI-disease abstract's prompts, both English type sets, were 37% padding read in one
+# batch); on a GPU padding costs little next to a pass's kernel launches.
+GROUP_PASS_TOKENS = {"cpu": 64, "cuda": 4096}
 
 
 def long_tensor(values: Sequence[int], device):
@@ -88,6 +94,27 @@ def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     while length < shortest - 1 and all(r[length] == rows[0][length] for r in rows):
         length += 1
     return length
+
+
+def prefill_groups(lengths: Sequence[int], pass_tokens: int) -> list[int]:
+    """Where to cut rows of prompt ``lengths`` (kept in their order) into groups read in
+    separate passes: the ends of the groups that minimize the tokens read, each group padded
+    to its longest, plus ``pass_tokens`` per pass. Rows sorted by length (as decoders get
+    them, per type set) group well in order."""
+    best = [0] + [float("inf")] * len(lengths)  # best[end]: cheapest reading of rows[:end]
+    start_of = [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        longest = 0
+        for start in range(end - 1, -1, -1):
+            longest = max(longest, lengths[start])
+            cost = best[start] + (end - start) * longest + pass_tokens
+            if cost < best[end]:
+                best[end], start_of[end] = cost, start
+    ends, end = [], len(lengths)
+    while end:
+        ends.append(end)
+        end = start_of[end]
+    return ends[::-1]
 
 
 def _best_allowed(hidden, head, allowed: Sequence[Sequence[int] | None]) -> list[int]:
@@ -165,6 +192,10 @@ class AllowedTokenDecoder:
         self.prefill_body = self.body
         if prefill_dtype is not None and prefill_dtype != self.head.weight.dtype:
             self.prefill_body = step_copy(model, self.body, prefill_dtype)
+        # Whether rows read apart can share one cache (joined by left padding).
+        from transformers import DynamicCache
+
+        self.joinable = plain_layers(DynamicCache(config=model.config))
 
     def _run(self, cache, body=None, every_position: bool = False, **inputs):
         """The decoder's last hidden state per row (or, with ``every_position``, the hidden
@@ -198,19 +229,59 @@ class AllowedTokenDecoder:
         start is harmless, padding in the middle would take the place of real tokens."""
         return bool(shared and self.sliding_window and attention.shape[1] >= self.sliding_window)
 
-    def _read_prompts(self, rows: list[list[int]], share: bool = True):
+    def _read_prompts(self, rows: list[list[int]], share: bool = True,
+                      budgets: Sequence[int] | None = None):  # fmt: skip
         """Prefill: the shared beginning once (if ``share``), then every row's own rest,
-        left-padded.
+        left-padded; or, with nothing shared, the rows in groups of similar length
+        (:func:`prefill_groups`; ``budgets``, the rows' answer budgets, say whether their
+        caches may be joined).
 
         Returns the last hidden state per row, the cache, the attention mask, each row's next
         position, and how many tokens were shared.
         """
+        shared = self._shared_length(rows) if share else 0
+        ends = [len(rows)] if shared else self._prefill_groups(rows, budgets)
+        if len(ends) == 1:
+            return self._read_padded(rows, shared)
+        return self._read_groups(rows, ends)
+
+    def _prefill_groups(self, rows: list[list[int]], budgets: Sequence[int] | None) -> list[int]:
+        """Where to cut ``rows`` into groups read apart (:func:`prefill_groups`); one group
+        where caches cannot be joined (layers that are not plain keys and values, or a
+        sliding window the rows could reach: the same rule as refilling a batch)."""
+        if budgets is None or len(rows) < 2 or not self.joinable:
+            return [len(rows)]
+        if self.sliding_window and (max(len(r) for r in rows) + max(budgets)
+                                    >= self.sliding_window - 1):  # fmt: skip
+            return [len(rows)]
+        device_type = self.head.weight.device.type
+        pass_tokens = GROUP_PASS_TOKENS.get(device_type, GROUP_PASS_TOKENS["cuda"])
+        return prefill_groups([len(r) for r in rows], pass_tokens)
+
+    def _read_groups(self, rows: list[list[int]], ends: list[int]):
+        """Read each group of rows (``rows[previous end:end]``) apart and join their caches,
+        left-padded to the widest (as rows joining a batch are)."""
+        import torch
+
+        hidden, cache, attention, position, _ = self._read_padded(rows[: ends[0]], 0)
+        hiddens, positions = [hidden], [position]
+        for start, end in zip(ends, ends[1:]):  # noqa: B905 (one fewer start than ends)
+            new_hidden, new_cache, new_attention, new_position, _ = self._read_padded(
+                rows[start:end], 0
+            )
+            attention = _join_caches(cache, attention, new_cache, new_attention)
+            hiddens.append(new_hidden)
+            positions.append(new_position)
+        return torch.cat(hiddens), cache, attention, torch.cat(positions), 0
+
+    def _read_padded(self, rows: list[list[int]], shared: int):
+        """Read ``rows`` in one batch: the first ``shared`` tokens once, then every row's own
+        rest, left-padded (:meth:`_read_prompts` returns)."""
         import torch
         from transformers import DynamicCache
 
         device = self.model.device
         cache = DynamicCache(config=self.model.config)
-        shared = self._shared_length(rows) if share else 0
         if shared:
             shared_ids = torch.tensor([rows[0][:shared]], device=device)
             self._run(cache, self.prefill_body, input_ids=shared_ids)
@@ -260,7 +331,9 @@ class AllowedTokenDecoder:
                 if not active:
                     active = [waiting.pop() for _ in range(min(size, len(waiting)))]
                     rows = [batch.prompt_ids[i] for i in active]
-                    hidden, cache, attention, position, shared = self._read_prompts(rows)
+                    hidden, cache, attention, position, shared = self._read_prompts(
+                        rows, budgets=[batch.budgets[i] for i in active]
+                    )
                 tokens, finished = self._choose_and_write(batch, active, hidden)
                 if on_done is not None and finished:
                     on_done(finished)
@@ -281,7 +354,7 @@ class AllowedTokenDecoder:
                 if joining:
                     rows = [batch.prompt_ids[i] for i in joining]
                     new_hidden, new_cache, new_attention, new_position, _ = self._read_prompts(
-                        rows, share=False
+                        rows, share=False, budgets=[batch.budgets[i] for i in joining]
                     )
                     attention = _join_caches(cache, attention, new_cache, new_attention)
                     hidden = torch.cat([hidden.float(), new_hidden.float()])
