@@ -160,7 +160,34 @@ def _training_time(summary: Mapping) -> str:
     if len(runs) > 1:
         parts = ", then ".join(f"{seconds:,.0f} s" for seconds in runs)
         text += f" in {len(runs)} runs ({parts}; each later run resumed from a checkpoint)"
+    untimed = len(summary.get("sessions") or []) - len(timed_sessions(summary))
+    if untimed > 0:  # a session stopped before its end saved no time: say the time is partial
+        text = f"at least {text} (and {untimed} session(s) that saved no time)"
     return text
+
+
+def _mix(summary: Mapping) -> str:
+    """Training sentences taken per corpus, as the card writes them."""
+    return ", ".join(f"{CORPUS_NAMES.get(c, c)} {m['taken']}"
+                     for c, m in summary.get("data_mix", {}).items())  # fmt: skip
+
+
+def _earlier_passes(summary: Mapping) -> str:
+    """The passes this training continued (``earlier_passes``, each an earlier summary), in one
+    line each: a continued adapter's card says all the training it holds."""
+    lines = []
+    for earlier in summary.get("earlier_passes") or []:
+        tokens = earlier.get("train_tokens")
+        rate = (earlier.get("config") or {}).get("learning_rate")
+        lines.append(
+            f"data mix (training sentences taken per corpus) {_mix(earlier) or 'not recorded'}, "
+            f"steps {earlier.get('steps', '?')}, "
+            + (f"{tokens:,} training tokens, " if isinstance(tokens, int) else "")
+            + (f"learning rate {rate:g}, " if rate else "")
+            + f"{_training_time(earlier)} on "
+            + (earlier.get("machine") or {}).get("cpu", "unknown machine")
+        )
+    return "; then ".join(lines)
 
 
 def _is_sample(sizes: Mapping) -> bool:
@@ -261,8 +288,7 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         eval_results=eval_results or None,
     )
     train_config = summary.get("config", {})
-    mix = ", ".join(f"{CORPUS_NAMES.get(c, c)} {m['taken']}"
-                    for c, m in summary.get("data_mix", {}).items())  # fmt: skip
+    mix = _mix(summary)
     tokens = summary.get("train_tokens")
     card = ModelCard.from_template(
         data,
@@ -281,6 +307,8 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         steps=summary.get("steps", "?"),
         tokens=f"{tokens:,}" if isinstance(tokens, int) else "?",
         training_time=_training_time(summary),
+        learning_rate=f"{rate:g}" if (rate := train_config.get("learning_rate")) else None,
+        earlier_passes=_earlier_passes(summary),
         machine=(summary.get("machine") or {}).get("cpu", "unknown machine"),
         results_table=_card_results_table(rows, with_selector=bool(ablation)) if rows else "",
         sampled=any(row["sampled"] for row in rows),
@@ -446,7 +474,7 @@ def push_folder(folder: str | Path, repo_id: str, repo_type: str = "model",
     return str(info)
 
 
-BUNDLED_RESULTS = "gemma-joint-r64-bf16"  # the bundled model's full-set evaluation, per corpus
+BUNDLED_RESULTS = "gemma-joint-r64-pass2"  # the bundled model's full-set evaluation, per corpus
 BUNDLED_REPO_ID = "hf-bioner/bioner-gemma-270m"
 BUNDLED_MODEL = Path(__file__).resolve().parent / "default_model"
 ROOT = Path(__file__).resolve().parent.parent  # the repository (a source checkout)
