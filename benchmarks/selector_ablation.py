@@ -108,7 +108,7 @@ class LogitCache:
                        if t not in self.logits}.items())  # fmt: skip
         if todo:
             started = time.perf_counter()
-            computed = selector.raw_logits([i for _, i in todo])
+            computed = selector.raw_logits([i for _, i in todo], progress=True)
             self.logits.update(zip([t for t, _ in todo], computed, strict=True))
             self.seconds += time.perf_counter() - started
             self.computed += len(todo)

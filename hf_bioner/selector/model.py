@@ -288,24 +288,29 @@ class EntitySelector:
     # ------------------------------------------------------------------ scoring
 
     def raw_logits(
-        self, inputs: Sequence[SelectorInput | str], batch_size: int = 32
+        self, inputs: Sequence[SelectorInput | str], batch_size: int = 32, progress: bool = False
     ) -> list[float]:
         """Head logits (before calibration), batched, shortest inputs together (candidates of
         one sentence next to each other, so that their sentence is read once). A string is
-        an input read whole."""
+        an input read whole. ``progress`` shows a bar (scoring a whole evaluation set takes
+        most of an hour on a CPU core)."""
         import torch
+        from tqdm.auto import tqdm
 
         self.train(False)
         inputs = [SelectorInput(i) if isinstance(i, str) else i for i in inputs]
         shared = self.can_share(inputs)
         order = sorted(range(len(inputs)), key=lambda i: (len(inputs[i].context), inputs[i]))
         out = [0.0] * len(inputs)
+        bar = tqdm(total=len(order), desc="selector scoring", disable=not progress)
         with torch.no_grad():
             for start in range(0, len(order), batch_size):
                 ids = order[start : start + batch_size]
                 logits, _ = self.logits_and_embeddings([inputs[i] for i in ids], shared)
                 for i, value in zip(ids, logits.tolist(), strict=True):
                     out[i] = value
+                bar.update(len(ids))
+        bar.close()
         return out
 
     def probabilities(self, logits: Sequence[float]) -> list[float]:
