@@ -250,12 +250,15 @@ def _card_results_table(rows: list[dict], with_selector: bool) -> str:
 def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
                results_file: str | None, has_selector: bool,
                ablation: dict | None = None, ablation_file: str | None = None,
-               has_arbiter: bool = False) -> str:  # fmt: skip
+               has_arbiter: bool = False, default_calls: Sequence[dict] = (),
+               default_call_files: str | None = None) -> str:  # fmt: skip
     """The README.md of a model repository: metadata + model-index + usage + scores.
 
     ``results``: an ``evaluate_model.py`` result (the model-index); ``ablation``: a
     ``selector_ablation.py`` result on the same predictions (an extra column). A result on a
-    sample of a split says so in its dataset name and in the table.
+    sample of a split says so in its dataset name and in the table. ``default_calls``:
+    ``default_call_evaluation.py`` results (the call a user makes on whole documents), a
+    table of their own.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -320,8 +323,26 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
             if ablation
             else ""
         ),
+        default_call_table=_default_call_table(default_calls) if default_calls else "",
+        default_call_files=default_call_files,
     )
     return str(card)
+
+
+def _default_call_table(results: Sequence[dict]) -> str:
+    """The card's table of default-call results: per corpus, the documents tagged, strict
+    precision, recall and F1 of the corpus's own types, and the documents cut."""
+    rows = []
+    for result in results:
+        ((corpus, sizes),) = result["data"].items()
+        documents = (f"{sizes['documents']} of {sizes['documents_in_split']}"
+                     if sizes["documents"] < sizes["documents_in_split"] else sizes["documents"])  # fmt: skip
+        rows.append([CORPUS_NAMES.get(corpus, corpus), sizes["split"], documents,
+                     *(f"{100 * result[k]:.2f}" for k in ("precision", "recall", "f1")),
+                     result["documents_cut"]])  # fmt: skip
+    return markdown_table(
+        ["corpus", "split", "documents", "precision", "recall", "F1", "documents cut"], rows
+    )
 
 
 def _results_note(results: dict | None) -> str:
@@ -386,19 +407,23 @@ def read_ablation_results(ablation_files: ResultFiles) -> dict | None:
 
 def render_model_card(model_dir: str | Path, repo_id: str,
                       results_file: ResultFiles = None,
-                      ablation_file: ResultFiles = None) -> str:  # fmt: skip
+                      ablation_file: ResultFiles = None,
+                      default_call_file: ResultFiles = None) -> str:  # fmt: skip
     """The model card of an ``hf-bioner train`` folder, read from its configs alone.
 
-    ``results_file`` and ``ablation_file``: one result file each, or one per corpus.
+    ``results_file``, ``ablation_file`` and ``default_call_file``: one result file each, or
+    one per corpus.
     """
     model_dir = Path(model_dir)
     config = json.loads((model_dir / MODEL_CONFIG_NAME).read_text())
     summary_path = model_dir / SUMMARY_NAME
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    default_calls = [json.loads(f.read_text()) for f in _file_list(default_call_file)]
     card = model_card(config, summary, read_eval_results(results_file), repo_id,
                       _file_names(results_file), (model_dir / SELECTOR_DIR).is_dir(),
                       read_ablation_results(ablation_file), _file_names(ablation_file),
-                      (model_dir / ARBITER_DIR).is_dir())  # fmt: skip
+                      (model_dir / ARBITER_DIR).is_dir(), default_calls,
+                      _file_names(default_call_file))  # fmt: skip
     check_card(card)
     return card
 
@@ -488,10 +513,17 @@ def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
             sorted(results_dir.glob(f"selector_ablation_{BUNDLED_RESULTS}-*.json")))  # fmt: skip
 
 
+def bundled_default_call_files(results_dir: Path) -> list[Path]:
+    """The bundled model's default-call results (``default_call_evaluation.py``), one per
+    corpus evaluated so far."""
+    return sorted(Path(results_dir).glob(f"default_call_{BUNDLED_RESULTS}-*.json"))
+
+
 def bundled_model_card(results_dir: Path = ROOT / "benchmarks" / "results") -> str:
     """The bundled model's card (``model_cards/bioner-gemma-270m.md``) with its full-set results."""
     evals, ablations = bundled_result_files(Path(results_dir))
-    return render_model_card(BUNDLED_MODEL, BUNDLED_REPO_ID, evals, ablations)
+    return render_model_card(BUNDLED_MODEL, BUNDLED_REPO_ID, evals, ablations,
+                             bundled_default_call_files(Path(results_dir)))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

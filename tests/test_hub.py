@@ -83,12 +83,19 @@ def test_the_bundled_model_card_is_its_rendering_from_its_folder():
     """model_cards/bioner-gemma-270m.md cannot drift from the bundled model it describes, nor
     from its full-set results: the F1 of each corpus, without and with the selector, beside
     the paper's."""
-    from hf_bioner.hub import PAPER_F1, bundled_result_files, render_model_card
+    from hf_bioner.hub import (
+        PAPER_F1,
+        bundled_default_call_files,
+        bundled_result_files,
+        render_model_card,
+    )
     from hf_bioner.pipeline import DEFAULT_MODEL
 
     evals, ablations = bundled_result_files(RESULTS)
     assert len(evals) == len(ablations) == 4  # one per corpus, each a full evaluation set
-    rendered = render_model_card(DEFAULT_MODEL, "hf-bioner/bioner-gemma-270m", evals, ablations)
+    default_calls = bundled_default_call_files(RESULTS)
+    rendered = render_model_card(DEFAULT_MODEL, "hf-bioner/bioner-gemma-270m", evals, ablations,
+                                 default_calls)  # fmt: skip
     card = (REPO / "model_cards" / "bioner-gemma-270m.md").read_text(encoding="utf-8")
     assert card == rendered, "model card out of date: run python -m hf_bioner.hub"
     assert "A contrastive entity selector scores each entity" in card
@@ -111,6 +118,10 @@ def test_the_bundled_model_card_is_its_rendering_from_its_folder():
     assert "learning rate 5e-05, at least 108 minutes of training" in card
     for code in ("dis", "sym", "pro", "equ", "dru", "ite", "bod", "dep", "mic"):
         assert f"| `{code}` |" in card
+    # The default call on whole documents, a table of its own: NCBI-disease's 100 test
+    # abstracts (default_call_gemma-joint-r64-pass2-ncbi_disease.json), none cut.
+    assert "### The default call on whole documents" in card
+    assert "| NCBI-disease | test | 100 | 86.08 | 79.90 | 82.87 | 0 |" in card
 
 
 def test_a_card_merges_results_evaluated_one_corpus_per_run():
