@@ -251,12 +251,16 @@ class AllowedTokenDecoder:
         sliding window the rows could reach: the same rule as refilling a batch)."""
         if budgets is None or len(rows) < 2 or not self.joinable:
             return [len(rows)]
-        if self.sliding_window and (max(len(r) for r in rows) + max(budgets)
-                                    >= self.sliding_window - 1):  # fmt: skip
+        if self._may_reach_window(max(len(r) for r in rows), budgets):
             return [len(rows)]
         device_type = self.head.weight.device.type
         pass_tokens = GROUP_PASS_TOKENS.get(device_type, GROUP_PASS_TOKENS["cuda"])
         return prefill_groups([len(r) for r in rows], pass_tokens)
+
+    def _may_reach_window(self, widest: int, budgets: Sequence[int]) -> bool:
+        """Whether rows joined by left padding to ``widest`` slots could, writing their
+        ``budgets``, reach a sliding window (which would cut their padding unevenly)."""
+        return bool(self.sliding_window) and widest + max(budgets) >= self.sliding_window - 1
 
     def _read_groups(self, rows: list[list[int]], ends: list[int]):
         """Read each group of rows (``rows[previous end:end]``) apart and join their caches,
@@ -397,13 +401,12 @@ class AllowedTokenDecoder:
         room = size - active
         if not (self.refill and waiting and room >= max(1, size // 4)):
             return []
-        if not plain_layers(cache):
+        if not self.joinable:
             return []
         joining = [waiting[-1 - n] for n in range(min(room, len(waiting)))]
-        if self.sliding_window:
-            widest = max([attention.shape[1]] + [len(batch.prompt_ids[i]) for i in joining])
-            if widest + max(batch.budgets[i] for i in joining) >= self.sliding_window - 1:
-                return []
+        widest = max([attention.shape[1]] + [len(batch.prompt_ids[i]) for i in joining])
+        if self._may_reach_window(widest, [batch.budgets[i] for i in joining]):
+            return []
         del waiting[len(waiting) - len(joining) :]
         return joining
 
