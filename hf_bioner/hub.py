@@ -172,22 +172,25 @@ def _mix(summary: Mapping) -> str:
                      for c, m in summary.get("data_mix", {}).items())  # fmt: skip
 
 
+def _pass_line(summary: Mapping) -> str:
+    """One training pass (a summary) in one line, as the card lists the passes of an adapter
+    that continued earlier ones."""
+    tokens = summary.get("train_tokens")
+    rate = (summary.get("config") or {}).get("learning_rate")
+    return (
+        f"data mix (training sentences taken per corpus) {_mix(summary) or 'not recorded'}, "
+        f"steps {summary.get('steps', '?')}, "
+        + (f"{tokens:,} training tokens, " if isinstance(tokens, int) else "")
+        + (f"learning rate {rate:g}, " if rate else "")
+        + f"{_training_time(summary)} on "
+        + (summary.get("machine") or {}).get("cpu", "unknown machine")
+    )
+
+
 def _earlier_passes(summary: Mapping) -> str:
-    """The passes this training continued (``earlier_passes``, each an earlier summary), in one
-    line each: a continued adapter's card says all the training it holds."""
-    lines = []
-    for earlier in summary.get("earlier_passes") or []:
-        tokens = earlier.get("train_tokens")
-        rate = (earlier.get("config") or {}).get("learning_rate")
-        lines.append(
-            f"data mix (training sentences taken per corpus) {_mix(earlier) or 'not recorded'}, "
-            f"steps {earlier.get('steps', '?')}, "
-            + (f"{tokens:,} training tokens, " if isinstance(tokens, int) else "")
-            + (f"learning rate {rate:g}, " if rate else "")
-            + f"{_training_time(earlier)} on "
-            + (earlier.get("machine") or {}).get("cpu", "unknown machine")
-        )
-    return "; then ".join(lines)
+    """The passes this training continued (``earlier_passes``, each an earlier summary): a
+    continued adapter's card says all the training it holds."""
+    return "; then ".join(_pass_line(earlier) for earlier in summary.get("earlier_passes") or [])
 
 
 def _is_sample(sizes: Mapping) -> bool:
@@ -310,8 +313,8 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
         steps=summary.get("steps", "?"),
         tokens=f"{tokens:,}" if isinstance(tokens, int) else "?",
         training_time=_training_time(summary),
-        learning_rate=f"{rate:g}" if (rate := train_config.get("learning_rate")) else None,
         earlier_passes=_earlier_passes(summary),
+        this_pass=_pass_line(summary),
         machine=(summary.get("machine") or {}).get("cpu", "unknown machine"),
         results_table=_card_results_table(rows, with_selector=bool(ablation)) if rows else "",
         sampled=any(row["sampled"] for row in rows),

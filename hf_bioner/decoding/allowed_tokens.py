@@ -346,8 +346,9 @@ class AllowedTokenDecoder:
                     continue
                 outgrew = self._outgrew_window(shared, attention)
                 if outgrew or self._compacts(active):
-                    active, tokens, attention, position = _compact(active, tokens, cache,
-                                                                   attention, position)  # fmt: skip
+                    active, tokens, attention, position = _compact(
+                        active, tokens, cache, attention, position, self.joinable
+                    )
                 if outgrew:
                     grown = [batch.prompt_ids[i] + batch.answers[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(grown, False)
@@ -470,12 +471,13 @@ class Batch:
         self.answers = self.answers or [[] for _ in self.machines]
 
 
-def _compact(active: list[int], tokens: list[int], cache, attention, position):
+def _compact(active: list[int], tokens: list[int], cache, attention, position, plain: bool):
     """Drop the :data:`FINISHED` places from the batch: its rows, tokens, cache, attention
-    mask and positions (the cache in place). The live rows after the first ``live`` places
-    move into the finished places among them, and the cache keeps its first ``live`` rows (a
-    view): only the moved rows are copied, not the whole cache as ``batch_select_indices``
-    does (other kinds of cache still use it)."""
+    mask and positions (the cache in place). Where the cache is ``plain``
+    (:func:`plain_layers`), the live rows after the first ``live`` places move into the
+    finished places among them, and the cache keeps its first ``live`` rows (a view): only
+    the moved rows are copied, not the whole cache as ``batch_select_indices`` does (other
+    kinds of cache still use it)."""
     import torch
 
     live = sum(row != FINISHED for row in active)
@@ -487,7 +489,7 @@ def _compact(active: list[int], tokens: list[int], cache, attention, position):
     for hole, mover in zip(holes, movers, strict=True):
         order[hole] = mover
     index = torch.tensor(order, device=attention.device)
-    if plain_layers(cache):
+    if plain:
         source = torch.tensor(movers, dtype=torch.long, device=attention.device)
         target = torch.tensor(holes, dtype=torch.long, device=attention.device)
         for layer in cache.layers:

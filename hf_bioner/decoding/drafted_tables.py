@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hf_bioner.decoding.allowed_tokens import FINISHED, best_candidates, plain_layers
+from hf_bioner.decoding.allowed_tokens import FINISHED, best_candidates
 from hf_bioner.decoding.automaton import State
 from hf_bioner.decoding.token_tables import TableBatch, TableDecoder
 
@@ -88,7 +88,7 @@ class DraftedTableDecoder(TableDecoder):
         import torch
 
         live = sum(row != FINISHED for row in active)
-        length = self._draft_length(live, cache, attention)
+        length = self._draft_length(live, attention)
         drafts = self._drafts(batch, active, length) if length else []
         longest = max((len(d) for d in drafts), default=0)
         if not longest:
@@ -111,12 +111,12 @@ class DraftedTableDecoder(TableDecoder):
         last = hidden[torch.arange(len(active), device=device), kept_tensor]
         return last, attention, position + 1 + kept_tensor
 
-    def _draft_length(self, rows: int, cache, attention) -> int:
+    def _draft_length(self, rows: int, attention) -> int:
         """Tokens to draft this step: by :func:`draft_length`, none where the cache's layers
         are not plain keys and values (a recurrent layer cannot forget a token), nor where the
         drafted slots could reach a sliding window (the holes count in it)."""
         length = draft_length(rows, attention.device.type, self.max_draft)
-        if not plain_layers(cache):
+        if not self.joinable:
             return 0
         if self.sliding_window and attention.shape[1] + 1 + length >= self.sliding_window - 1:
             return 0
