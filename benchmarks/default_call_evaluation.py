@@ -30,6 +30,8 @@ from pathlib import Path
 from common import as_predictions, eval_units, save_result, saved_rows
 
 CORPORA = ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")
+DEFAULT_CALL = ("pipeline('bio-ner')(documents, return_incomplete=True): sentences split, "
+                "every type set of the language, arbitration, selector")  # fmt: skip
 
 
 def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list[dict], dict]:
@@ -43,9 +45,10 @@ def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[lis
     return docs, sizes
 
 
-def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bool) -> float:
-    """Tag the documents not yet in ``path`` with the default call, appending each; the
-    seconds this run spent tagging."""
+def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bool,
+               **options) -> float:  # fmt: skip
+    """Tag the documents not yet in ``path`` with the default call (and ``options``, if any),
+    appending each; the seconds this run spent tagging."""
     from hf_bioner.formats import write_jsonl
 
     done = saved_rows(str(path)) if resume else {}
@@ -56,7 +59,7 @@ def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bo
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             started = time.perf_counter()
-            found = tagger([d["text"] for d in chunk], return_incomplete=True)
+            found = tagger([d["text"] for d in chunk], return_incomplete=True, **options)
             seconds += time.perf_counter() - started
             for doc, result in zip(chunk, found, strict=True):
                 row = {"id": doc["id"], "entities": result["entities"],
@@ -95,6 +98,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a seeded sample of this many documents")
     parser.add_argument("--chunk-size", type=int, default=32, help="documents per call")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--prompt-corpora",
+                        help="instead of the default call's type sets, prompt these corpora's "
+                        "(comma-separated; the call's corpus=[...]), e.g. "
+                        "ncbi_disease,bc5cdr,jnlpba")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -109,20 +116,24 @@ def main() -> None:
     tagger = pipeline("bio-ner", model=model)
     folder = cache_dir() / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
+    options, call = {}, DEFAULT_CALL
+    if args.prompt_corpora:
+        options["corpus"] = args.prompt_corpora.split(",")
+        call = DEFAULT_CALL.replace("every type set of the language",
+                                    f"corpus={options['corpus']}")  # fmt: skip
     for corpus in args.corpora.split(","):
         docs, sizes = documents(corpus, args.data_dir, args.limit)
         run = f"{args.name}-{corpus}" + (f"-sample{args.limit}" if "sample" in sizes else "")
         path = folder / f"default-call_{run}.jsonl"
         print(f"{corpus}: {len(docs)} documents -> {path}", flush=True)
-        seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume)
+        seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume, **options)
         rows = saved_rows(str(path))
         labels = set(type_set(corpus).labels)
         save_result(
             f"default_call_{run}",
             {
                 "model": model,
-                "call": "pipeline('bio-ner')(documents, return_incomplete=True): sentences split, "
-                "every type set of the language, arbitration, selector",
+                "call": call,
                 "torch_threads": torch.get_num_threads(),
                 "data": {corpus: sizes},
                 "scored_types": sorted(labels),

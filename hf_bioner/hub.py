@@ -518,8 +518,10 @@ def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
 
 def bundled_default_call_files(results_dir: Path) -> list[Path]:
     """The bundled model's default-call results (``default_call_evaluation.py``), one per
-    corpus evaluated so far."""
-    return sorted(Path(results_dir).glob(f"default_call_{BUNDLED_RESULTS}-*.json"))
+    corpus evaluated so far (not runs of other calls whose names begin alike)."""
+    prefix = f"default_call_{BUNDLED_RESULTS}-"
+    return sorted(path for path in Path(results_dir).glob(f"{prefix}*.json")
+                  if path.stem[len(prefix):] in CORPUS_NAMES)  # fmt: skip
 
 
 def bundled_model_card(results_dir: Path = ROOT / "benchmarks" / "results") -> str:

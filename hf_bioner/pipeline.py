@@ -7,7 +7,9 @@ A :class:`transformers.ChunkPipeline`, driven by transformers' own ``Pipeline.__
     detect each sentence's language (mixed English / Chinese documents are common), and build
     one prompt per sentence and entity-type set: by default the trained type sets of that
     language, each distinct type prompted once where possible (a set whose types another set
-    already covers is skipped); or one named ``corpus``; or the caller's own types;
+    already covers is skipped); or those of the named ``corpus`` (one name, or several:
+    ``corpus=["ncbi_disease", "bc5cdr", "jnlpba"]`` prompts NCBI-disease's notion of a disease
+    beside BC5CDR's, at the cost of one more prompt per sentence); or the caller's own types;
 ``_forward``
     a batch of chunks in (``batch_size`` of them, from one text or several: transformers'
     data loader fills the batch across texts): greedy generation of every prompt, constrained
@@ -255,7 +257,7 @@ class BioNerPipeline(ChunkPipeline):
         self,
         types: Sequence[str] | Mapping[str, str] | None = None,
         language: str | None = None,
-        corpus: str | None = None,
+        corpus: str | Sequence[str] | None = None,
         split_sentences: bool | None = None,
         decode_batch_size: int | None = None,
         constrained: bool | None = None,
@@ -276,7 +278,8 @@ class BioNerPipeline(ChunkPipeline):
 
         ``preprocess``: ``types`` (labels the model knows, or ``{name: definition}`` for
         zero-shot types), ``language`` ('en' / 'zh'; default: detected per sentence),
-        ``corpus`` (that corpus's type set alone), ``split_sentences`` (False: each text is
+        ``corpus`` (that corpus's type set alone; several names: each named set of a sentence's
+        language, none skipped as covered), ``split_sentences`` (False: each text is
         one sentence, as in the evaluation sets).
         ``_forward``: ``decode_batch_size`` (rows decoded side by side; default: the
         device's, :func:`~hf_bioner.device.tag_batch_size`), ``constrained``,
@@ -294,10 +297,7 @@ class BioNerPipeline(ChunkPipeline):
         self._check_types(types)
         if language not in (None, "en", "zh"):
             raise BioNerInputError(f"language must be 'en' or 'zh', not {language!r}")
-        if corpus is not None and corpus not in self.type_sets:
-            raise BioNerInputError(
-                f"this model was not trained on {corpus!r}; it knows {', '.join(self.type_sets)}"
-            )
+        corpus = self._check_corpora(corpus)
         if decoder is not None:
             check_decoder(decoder)
         for dtype in (step_dtype, prefill_dtype):
@@ -336,6 +336,19 @@ class BioNerPipeline(ChunkPipeline):
                             return_answers=return_answers)  # fmt: skip
         return preprocess, forward, postprocess
 
+    def _check_corpora(self, corpus) -> tuple[str, ...] | None:
+        """``corpus`` (one name or several) as a tuple of corpora this model was trained on."""
+        if corpus is None:
+            return None
+        names = (corpus,) if isinstance(corpus, str) else tuple(corpus)
+        unknown = [name for name in names if name not in self.type_sets]
+        if unknown or not names:
+            raise BioNerInputError(
+                f"this model was not trained on {', '.join(map(repr, unknown)) or 'no corpus'}; "
+                f"it knows {', '.join(self.type_sets)}"
+            )
+        return names
+
     def _check_types(self, types) -> None:
         """Refuse ``types`` that are neither labels this model knows nor a definitions map."""
         if types is None:
@@ -371,6 +384,7 @@ class BioNerPipeline(ChunkPipeline):
         breaks type ties) and the prompt. Sentences longer than
         :data:`MAX_UNIT_CHARS` are cut into pieces unless ``split_sentences`` is False.
         """
+        corpus = self._check_corpora(corpus)  # one name or several, as the call's option
         # Zero-shot types need their definitions; trained ones the prompt the model learned.
         style = "full" if isinstance(types, Mapping) else self.prompt_style
         if split_sentences:
@@ -392,19 +406,24 @@ class BioNerPipeline(ChunkPipeline):
                               "rank": rank, "prompt": prompt})  # fmt: skip
         return units
 
-    def _corpus(self, types: TypeSet, asked: str | None) -> str | None:
-        """The corpus whose type set ``types`` is: ``asked`` (``corpus=``) when it is that
-        one's, else the first with an equal set; None for types of the caller's."""
-        if asked is not None and self.type_sets.get(asked) == types:
-            return asked
+    def _corpus(self, types: TypeSet, asked: tuple[str, ...] | None) -> str | None:
+        """The corpus whose type set ``types`` is: one of ``asked`` (``corpus=``) when it is
+        that one's, else the first with an equal set; None for types of the caller's."""
+        for name in asked or ():
+            if self.type_sets[name] == types:
+                return name
         return self.corpus_of.get(types)
 
-    def _task_type_sets(self, language: str, types, corpus: str | None) -> list[TypeSet]:
-        """The type sets to prompt with for a sentence in ``language``."""
+    def _task_type_sets(self, language: str, types, corpus: tuple[str, ...] | None
+                        ) -> list[TypeSet]:  # fmt: skip
+        """The type sets to prompt with for a sentence in ``language``: of the corpora
+        asked for, those of its language (all of them where none is), each one; else the
+        trained sets of its language, less those another already covers."""
         if isinstance(types, Mapping):
             return [custom_type_set(types, language)]
         if corpus is not None:
-            return [self.type_sets[corpus]]
+            asked = [self.type_sets[name] for name in corpus]
+            return [s for s in asked if s.language == language] or asked
         sets = [s for s in self.type_sets.values() if s.language == language]
         if not sets:
             logger.warning("model was not trained on %s text; using all its types", language)
@@ -571,19 +590,28 @@ class BioNerPipeline(ChunkPipeline):
         return result
 
     def _entities(self, chunks: list[dict], threshold, single_type: bool) -> list[dict]:
-        """One text's entities: one per span and type (the last unit's), those scored under
-        their type's threshold dropped, then one type per span (:func:`one_type_per_span`)."""
-        found: dict[tuple[int, int, str], tuple[dict, dict]] = {}
+        """One text's entities: those scored under the threshold of the prompt that found
+        them dropped, one per span and type (of two prompts that found it, the one it passes
+        by more), then one type per span (:func:`one_type_per_span`)."""
+        found: dict[tuple[int, int, str], tuple[dict, dict, float]] = {}  # entity, unit, limit
         for chunk in chunks:
+            unit = chunk["unit"]
             for e in chunk["entities"]:
-                found[e["start"], e["end"], e["entity_group"]] = (e, chunk["unit"])
-        pairs = [found[key] for key in sorted(found, key=lambda k: (k[0], -k[1], k[2]))]
-        thresholds = {}  # by type (in one text a type comes from one type set)
-        if self.selector is not None:
-            thresholds = {e["entity_group"]: self._threshold(e["entity_group"], unit, threshold)
-                          for e, unit in pairs}  # fmt: skip
-        pairs = [(e, u) for e, u in pairs
-                 if e["score"] is None or e["score"] >= thresholds[e["entity_group"]]]  # fmt: skip
+                limit = 0.0
+                if self.selector is not None:
+                    limit = self._threshold(e["entity_group"], unit, threshold)
+                if e["score"] is not None and e["score"] < limit:
+                    continue
+                key = e["start"], e["end"], e["entity_group"]
+                if key not in found or _margin(e, limit) > _margin(*found[key][::2]):
+                    found[key] = (e, unit, limit)
+        keys = sorted(found, key=lambda k: (k[0], -k[1], k[2]))
+        pairs = [(e, unit) for e, unit, _limit in (found[key] for key in keys)]
+        # By type, for one_type_per_span's margins: a type that two prompts asked for
+        # (corpus= naming both) is measured against the lower of their thresholds.
+        thresholds: dict[str, float] = {}
+        for (_start, _end, label), (_e, _unit, limit) in found.items():
+            thresholds[label] = min(limit, thresholds.get(label, 1.0))
         if single_type:
             rule = "max-margin" if self.arbiter is None else "arbiter"
             pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
@@ -596,6 +624,11 @@ class BioNerPipeline(ChunkPipeline):
         if threshold is not None:
             return threshold
         return self.selector.config.threshold_of(label, unit["corpus"])
+
+
+def _margin(entity: dict, limit: float) -> float:
+    """How far an entity's selector probability is above ``limit`` (0 when unscored)."""
+    return 0.0 if entity["score"] is None else entity["score"] - limit
 
 
 def unbatch(batch: dict[str, list]) -> list[dict]:

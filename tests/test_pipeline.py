@@ -366,6 +366,21 @@ def test_covering_type_sets_prompt_each_distinct_type_once():
     assert covering_type_sets([sets["cmeee"]]) == [sets["cmeee"]]
 
 
+def test_several_corpora_prompt_each_named_set_of_a_sentences_language(tagger):
+    # The tiny model knows NCBI-disease (English) and CMeEE (Chinese): each sentence gets the
+    # named set of its own language, with that corpus named (its thresholds apply).
+    both = tagger.units(MIXED, corpus=["ncbi_disease", "cmeee"])
+    assert [(u["sentence"][:9], u["corpus"]) for u in both] == [
+        ("BRCA1 and", "ncbi_disease"), ("患者有2型糖尿病，", "cmeee"), ("Tamoxifen", "ncbi_disease"),
+    ]  # fmt: skip
+    # Where no named set is of the sentence's language, the named ones are used, as with one.
+    assert {u["corpus"] for u in tagger.units(ENGLISH, corpus=["cmeee"])} == {"cmeee"}
+    with pytest.raises(BioNerInputError, match="not trained on 'genia'"):
+        tagger(ENGLISH, corpus=["ncbi_disease", "genia"])
+    with pytest.raises(BioNerInputError, match="not trained on no corpus"):
+        tagger(ENGLISH, corpus=[])
+
+
 def test_mixed_document_gets_each_sentences_own_language(tagger):
     prepared = tagger.units(MIXED)
     by_sentence = {}

@@ -290,6 +290,19 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
     assert [(e["start"], e["end"], e["word"]) for e in kept] == sentences[1:]
     assert len(tagger(text, threshold=0.0, max_new_tokens=64)) == 2  # a threshold given wins
 
+    # A span that two prompts found (corpus= naming two sets that share its type) stays when
+    # it passes either prompt's threshold: NCBI-disease's 1.01 alone drops it, BC5CDR's (the
+    # overall 0.0) keeps it, once.
+    entity = {"entity_group": "Disease", "start": 0, "end": 5, "word": "BRCA1", "score": 0.5}
+
+    def found_by(corpus: str, rank: int) -> dict:
+        unit = {"offset": 0, "sentence": text[:36], "corpus": corpus, "rank": rank}
+        return {"entities": [dict(entity)], "unit": unit}
+
+    assert tagger._entities([found_by("ncbi_disease", 0)], None, True) == []
+    both = tagger._entities([found_by("ncbi_disease", 0), found_by("bc5cdr", 1)], None, True)
+    assert both == [entity]
+
 
 def test_sentence_first_inputs_name_the_span_and_its_occurrence():
     from hf_bioner.selector import selector_input
