@@ -13,7 +13,11 @@ same documents in one run, with the same generator loaded once:
 ``after``
     today's default: the ``drafted-tables`` decoder, the device's batch size
     (:func:`hf_bioner.device.tag_batch_size`), prompts read in bf16 where bf16 is fast, the
-    selector merged and cast to bf16 there.
+    selector merged and cast to bf16 there;
+``every-set``
+    today's default with every trained type set of a sentence's language prompted, none
+    skipped as covered (``corpus=`` naming all the model's corpora): for English,
+    NCBI-disease's prompt beside BC5CDR's and JNLPBA's, what its notion of a disease costs.
 
 Documents: NCBI-disease test abstracts and CMeEE dev records (a seeded sample of each), given
 in one call (a list), or with ``--per-call`` one document per call, as a user tagging
@@ -27,7 +31,8 @@ two settings' seconds.
     today's default with another selector (e.g. one retrained in a new input format) in place
     of the model's own, loaded as the pipeline loads one (merged, bf16 where bf16 is fast).
 
-``--settings`` runs only the named ones of ``before``, ``token-tables`` and ``after``.
+``--settings`` runs only the named ones of ``before``, ``token-tables``, ``after`` and
+``every-set``.
 
 ``code at REV`` (with ``--before-code DIR``)
     the default call of the code as it was at an earlier revision (a ``git worktree`` of it in
@@ -63,7 +68,7 @@ from hf_bioner.scoring import score
 CORPORA = (("ncbi_disease", "test"), ("cmeee", "dev"))
 CODE_BEFORE = "code_before"  # the setting --before-code adds
 OTHER_SELECTOR = "selector"  # the setting --selector adds
-SETTINGS = ("before", "token-tables", "after")
+SETTINGS = ("before", "token-tables", "after", "every-set")
 
 
 def revision(folder: str) -> str:
@@ -192,6 +197,7 @@ def main() -> None:
         ),
         "token-tables": (after, {"decoder": "token-tables"}),
         "after": (after, {}),
+        "every-set": (after, {"corpus": list(after.type_sets)}),
     }
     chosen = args.settings.split(",")
     unknown = sorted(set(chosen) - set(SETTINGS))
@@ -222,6 +228,7 @@ def main() -> None:
             )
             print(CODE_BEFORE, corpus, results[CODE_BEFORE][corpus], flush=True)
     ratios = speedups(results, "before", "after")
+    every_set_ratios = speedups(results, "every-set", "after")
     code_ratios = speedups(results, CODE_BEFORE, "after")
     selector_ratios = {
         name: speedups(results, name, OTHER_SELECTOR) for name in (CODE_BEFORE, "after")
@@ -244,6 +251,7 @@ def main() -> None:
             "settings": results,
             "seconds_per_document": pooled,
             **({"speedup_before_over_after": ratios} if ratios else {}),
+            **({"slowdown_every_set_over_after": every_set_ratios} if every_set_ratios else {}),
             **(
                 {
                     "selector": args.selector,

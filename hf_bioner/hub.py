@@ -326,26 +326,40 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
             if ablation
             else ""
         ),
-        default_call_table=_default_call_table(default_calls) if default_calls else "",
+        default_call_table=_default_call_table(default_calls, rows) if default_calls else "",
         default_call_files=default_call_files,
     )
     return str(card)
 
 
-def _default_call_table(results: Sequence[dict]) -> str:
-    """The card's table of default-call results: per corpus, the documents tagged, strict
-    precision, recall and F1 of the corpus's own types, and the documents cut."""
-    rows = []
-    for result in results:
+def _default_call_table(results: Sequence[dict], rows: Sequence[dict]) -> str:
+    """The card's table of default-call results, corpus by corpus in the usual order: the
+    documents tagged, strict precision, recall and F1 of the corpus's own types, the
+    documents cut, and beside them the per-corpus F1 of :func:`evaluation_rows` (with the
+    selector where it was measured, as the default call applies it) and the difference."""
+    per_corpus = {row["corpus"]: (row["selector"] or row["generator"])["f1"] for row in rows}
+    order = list(CORPUS_NAMES)
+
+    def place(result: dict) -> int:
+        corpus = next(iter(result["data"]))
+        return order.index(corpus) if corpus in order else len(order)
+
+    lines = []
+    for result in sorted(results, key=place):
         ((corpus, sizes),) = result["data"].items()
         documents = (f"{sizes['documents']} of {sizes['documents_in_split']}"
                      if sizes["documents"] < sizes["documents_in_split"] else sizes["documents"])  # fmt: skip
-        rows.append([CORPUS_NAMES.get(corpus, corpus), sizes["split"], documents,
-                     *(f"{100 * result[k]:.2f}" for k in ("precision", "recall", "f1")),
-                     result["documents_cut"]])  # fmt: skip
+        own = per_corpus.get(corpus)
+        lines.append([CORPUS_NAMES.get(corpus, corpus), sizes["split"], documents,
+                      *(f"{100 * result[k]:.2f}" for k in ("precision", "recall", "f1")),
+                      result["documents_cut"],
+                      "–" if own is None else f"{100 * own:.2f}",
+                      "–" if own is None else f"{100 * (result['f1'] - own):+.2f}"])  # fmt: skip
     return markdown_table(
-        ["corpus", "split", "documents", "precision", "recall", "F1", "documents cut"], rows
-    )
+        ["corpus", "split", "documents", "precision", "recall", "F1", "documents cut",
+         "per-corpus F1", "difference"],
+        lines,
+    )  # fmt: skip
 
 
 def _results_note(results: dict | None) -> str:
