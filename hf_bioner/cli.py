@@ -327,6 +327,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     options = {"decode_batch_size": args.batch_size or tag_batch_size(tagger.device)}
     if args.types:
         options["types"] = _split_names(args.types)
+    if args.corpus:
+        options["corpus"] = _split_names(args.corpus)
     if args.language:
         options["language"] = args.language
     if args.threshold is not None:
@@ -592,6 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--format", choices=["table", "jsonl", "pubtator", "bioc", "bioc-json", "brat"],
                      help="output format (default: table when printing, jsonl with --output)")  # fmt: skip
     tag.add_argument("--types", help="comma-separated entity types to keep")
+    tag.add_argument("--corpus",
+                     help="prompt these trained corpora's type sets (comma-separated) instead of "
+                     "the default's, e.g. ncbi_disease,bc5cdr,jnlpba to ask NCBI-disease's "
+                     "notion of a disease beside BC5CDR's")  # fmt: skip
     tag.add_argument("--language", choices=["en", "zh"], help="override language detection")
     tag.add_argument(
         "--batch-size",

@@ -133,6 +133,12 @@ def test_tag_cli_texts_files_and_formats(known_model, tmp_path):
     assert [(f[0], f[1], f[2], f[-1]) for f in lines] == [
         ("1", "0", "15", "Ataxia is rare."), ("2", "0", "7", "患者有糖尿病。")
     ]  # fmt: skip
+    # --corpus names the type sets prompted: CMeEE's alone (no English one named, so it is
+    # used for English too), and the English sentence, tagged whole, gets CMeEE's type.
+    chosen = run_cli("tag", "--model", known_model, "--corpus", "cmeee", "--format", "jsonl",
+                     "Ataxia is rare.")  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr
+    assert [e["entity_group"] for e in json.loads(chosen.stdout)["entities"]] == ["sym"]
 
     pubtator = FIXTURE_CORPORA / "ncbi_disease" / "NCBItestset_corpus.txt"
     out = tmp_path / "tagged.jsonl"
@@ -179,6 +185,12 @@ def test_tag_cli_errors_are_one_line(tiny_model, tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["entities"] is not None and rows[1]["entities"] is None
     assert rows[1]["error"] == "expected a string, got NoneType"
+    unknown_corpus = run_cli("tag", "--model", tiny_model, "--corpus", "ncbi_disease,genia",
+                             "Ataxia.")  # fmt: skip
+    assert unknown_corpus.returncode == 2
+    assert unknown_corpus.stderr.strip().splitlines()[-1] == (
+        "hf-bioner: error: this model was not trained on 'genia'; it knows ncbi_disease, cmeee"
+    )
     table_with_output = run_cli("tag", "--model", tiny_model, "--format", "table", "--output",
                                 str(tmp_path / "x"), "Ataxia.")  # fmt: skip
     assert table_with_output.returncode == 2 and "--format table prints" in table_with_output.stderr
