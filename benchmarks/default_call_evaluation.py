@@ -46,12 +46,17 @@ def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[lis
 
 
 def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bool,
-               **options) -> float:  # fmt: skip
-    """Tag the documents not yet in ``path`` with the default call (and ``options``, if any),
-    appending each; the seconds this run spent tagging."""
+               call: str = DEFAULT_CALL, **options) -> float:  # fmt: skip
+    """Tag the documents not yet in ``path`` with the default call (``call`` names it; with
+    ``options``, if any), appending each; the seconds this run spent tagging. A run resumed
+    on documents tagged by another call stops: one file holds one call's answers."""
     from hf_bioner.formats import write_jsonl
 
     done = saved_rows(str(path)) if resume else {}
+    others = {row["call"] for row in done.values() if row.get("call", call) != call}
+    if others:
+        raise SystemExit(f"{path}: tagged with another call ({'; '.join(sorted(others))}); "
+                         "give this run a --name of its own")  # fmt: skip
     write_jsonl(done.values(), path)  # without a last line a killed run left half written
     todo = [d for d in docs if d["id"] not in done]
     seconds = 0.0
@@ -63,7 +68,7 @@ def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bo
             seconds += time.perf_counter() - started
             for doc, result in zip(chunk, found, strict=True):
                 row = {"id": doc["id"], "entities": result["entities"],
-                       "incomplete": result["incomplete"]}  # fmt: skip
+                       "incomplete": result["incomplete"], "call": call}  # fmt: skip
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             tagged = start + len(chunk)
@@ -101,7 +106,7 @@ def main() -> None:
     parser.add_argument("--prompt-corpora",
                         help="instead of the default call's type sets, prompt these corpora's "
                         "(comma-separated; the call's corpus=[...]), e.g. "
-                        "ncbi_disease,bc5cdr,jnlpba")  # fmt: skip
+                        "ncbi_disease,bc5cdr,jnlpba; give the run a --name of its own")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -126,7 +131,7 @@ def main() -> None:
         run = f"{args.name}-{corpus}" + (f"-sample{args.limit}" if "sample" in sizes else "")
         path = folder / f"default-call_{run}.jsonl"
         print(f"{corpus}: {len(docs)} documents -> {path}", flush=True)
-        seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume, **options)
+        seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume, call, **options)
         rows = saved_rows(str(path))
         labels = set(type_set(corpus).labels)
         save_result(

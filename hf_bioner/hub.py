@@ -336,8 +336,10 @@ def _default_call_table(results: Sequence[dict], rows: Sequence[dict]) -> str:
     """The card's table of default-call results, corpus by corpus in the usual order: the
     documents tagged, strict precision, recall and F1 of the corpus's own types, the
     documents cut, and beside them the per-corpus F1 of :func:`evaluation_rows` (with the
-    selector where it was measured, as the default call applies it) and the difference."""
-    per_corpus = {row["corpus"]: (row["selector"] or row["generator"])["f1"] for row in rows}
+    selector where it was measured, as the default call applies it) and the difference; "–"
+    where that was not the whole of the same split."""
+    per_corpus = {(row["corpus"], row["split"]): (row["selector"] or row["generator"])["f1"]
+                  for row in rows if not row["sampled"]}  # fmt: skip
     order = list(CORPUS_NAMES)
 
     def place(result: dict) -> int:
@@ -349,7 +351,7 @@ def _default_call_table(results: Sequence[dict], rows: Sequence[dict]) -> str:
         ((corpus, sizes),) = result["data"].items()
         documents = (f"{sizes['documents']} of {sizes['documents_in_split']}"
                      if sizes["documents"] < sizes["documents_in_split"] else sizes["documents"])  # fmt: skip
-        own = per_corpus.get(corpus)
+        own = per_corpus.get((corpus, sizes["split"]))
         lines.append([CORPUS_NAMES.get(corpus, corpus), sizes["split"], documents,
                       *(f"{100 * result[k]:.2f}" for k in ("precision", "recall", "f1")),
                       result["documents_cut"],
@@ -531,8 +533,9 @@ def bundled_result_files(results_dir: Path) -> tuple[list[Path], list[Path]]:
 
 
 def bundled_default_call_files(results_dir: Path) -> list[Path]:
-    """The bundled model's default-call results (``default_call_evaluation.py``), one per
-    corpus evaluated so far (not runs of other calls whose names begin alike)."""
+    """The bundled model's default-call results (``default_call_evaluation.py``) on whole
+    evaluation sets, one per corpus evaluated so far: not samples (``-<corpus>-sample<N>``)
+    nor runs of other calls whose names begin alike."""
     prefix = f"default_call_{BUNDLED_RESULTS}-"
     return sorted(path for path in Path(results_dir).glob(f"{prefix}*.json")
                   if path.stem[len(prefix):] in CORPUS_NAMES)  # fmt: skip

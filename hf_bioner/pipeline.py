@@ -39,7 +39,7 @@ from pathlib import Path
 
 from transformers.pipelines.base import ChunkPipeline
 
-from hf_bioner.arbiter.conflicts import one_type_per_span
+from hf_bioner.arbiter.conflicts import one_type_per_span, selector_margin
 from hf_bioner.components import load_arbiter, load_selector
 from hf_bioner.decoding import (
     DEFAULT_DECODER,
@@ -340,11 +340,18 @@ class BioNerPipeline(ChunkPipeline):
         """``corpus`` (one name or several) as a tuple of corpora this model was trained on."""
         if corpus is None:
             return None
-        names = (corpus,) if isinstance(corpus, str) else tuple(corpus)
-        unknown = [name for name in names if name not in self.type_sets]
-        if unknown or not names:
+        if isinstance(corpus, str):
+            corpus = [corpus]
+        if not isinstance(corpus, Iterable) or not corpus:
             raise BioNerInputError(
-                f"this model was not trained on {', '.join(map(repr, unknown)) or 'no corpus'}; "
+                f"corpus must be a corpus name or a list of them, not {corpus!r}; this model "
+                f"knows {', '.join(self.type_sets)}"
+            )
+        names = tuple(corpus)
+        unknown = [name for name in names if name not in self.type_sets]
+        if unknown:
+            raise BioNerInputError(
+                f"this model was not trained on {', '.join(map(repr, unknown))}; "
                 f"it knows {', '.join(self.type_sets)}"
             )
         return names
@@ -417,12 +424,13 @@ class BioNerPipeline(ChunkPipeline):
     def _task_type_sets(self, language: str, types, corpus: tuple[str, ...] | None
                         ) -> list[TypeSet]:  # fmt: skip
         """The type sets to prompt with for a sentence in ``language``: of the corpora
-        asked for, those of its language (all of them where none is), each one; else the
-        trained sets of its language, less those another already covers."""
+        asked for, those of its language (all of them where none is), each once, in the
+        model config's order (which breaks type ties); else the trained sets of its language,
+        less those another already covers."""
         if isinstance(types, Mapping):
             return [custom_type_set(types, language)]
         if corpus is not None:
-            asked = [self.type_sets[name] for name in corpus]
+            asked = [s for name, s in self.type_sets.items() if name in corpus]
             return [s for s in asked if s.language == language] or asked
         sets = [s for s in self.type_sets.values() if s.language == language]
         if not sets:
@@ -592,7 +600,8 @@ class BioNerPipeline(ChunkPipeline):
     def _entities(self, chunks: list[dict], threshold, single_type: bool) -> list[dict]:
         """One text's entities: those scored under the threshold of the prompt that found
         them dropped, one per span and type (of two prompts that found it, the one it passes
-        by more), then one type per span (:func:`one_type_per_span`)."""
+        by more), then one type per span (:func:`one_type_per_span`, each entity's margin
+        over the threshold it was held to)."""
         found: dict[tuple[int, int, str], tuple[dict, dict, float]] = {}  # entity, unit, limit
         for chunk in chunks:
             unit = chunk["unit"]
@@ -603,18 +612,17 @@ class BioNerPipeline(ChunkPipeline):
                 if e["score"] is not None and e["score"] < limit:
                     continue
                 key = e["start"], e["end"], e["entity_group"]
-                if key not in found or _margin(e, limit) > _margin(*found[key][::2]):
+                # Of two prompts that found it, the one it passes by more (the last on a tie).
+                if key not in found or selector_margin(e, limit) >= selector_margin(
+                    *found[key][::2]
+                ):
                     found[key] = (e, unit, limit)
         keys = sorted(found, key=lambda k: (k[0], -k[1], k[2]))
         pairs = [(e, unit) for e, unit, _limit in (found[key] for key in keys)]
-        # By type, for one_type_per_span's margins: a type that two prompts asked for
-        # (corpus= naming both) is measured against the lower of their thresholds.
-        thresholds: dict[str, float] = {}
-        for (_start, _end, label), (_e, _unit, limit) in found.items():
-            thresholds[label] = min(limit, thresholds.get(label, 1.0))
         if single_type:
             rule = "max-margin" if self.arbiter is None else "arbiter"
-            pairs = one_type_per_span(pairs, rule, thresholds, self.arbiter)
+            limits = {key: limit for key, (_e, _unit, limit) in found.items()}
+            pairs = one_type_per_span(pairs, rule, arbiter=self.arbiter, limits=limits)
         return [entity for entity, _unit in pairs]
 
     def _threshold(self, label: str, unit: dict, threshold: float | None) -> float:
@@ -624,11 +632,6 @@ class BioNerPipeline(ChunkPipeline):
         if threshold is not None:
             return threshold
         return self.selector.config.threshold_of(label, unit["corpus"])
-
-
-def _margin(entity: dict, limit: float) -> float:
-    """How far an entity's selector probability is above ``limit`` (0 when unscored)."""
-    return 0.0 if entity["score"] is None else entity["score"] - limit
 
 
 def unbatch(batch: dict[str, list]) -> list[dict]:

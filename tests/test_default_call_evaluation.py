@@ -71,3 +71,15 @@ def test_whole_documents_are_tagged_and_a_cut_short_run_continues(known_model, t
     fn = len(docs[second_id]["entities"])
     assert second["precision"] == pytest.approx(tp / (tp + fp))
     assert second["recall"] == pytest.approx(tp / (tp + fn))
+
+    # Another call resumed into the same file stops, naming it; under its own name it runs
+    # and says which call it was (CMeEE's set alone: English sentences get CMeEE's type).
+    with pytest.raises(SystemExit, match="tagged with another call"):
+        run(monkeypatch, tmp_path, known_model, "--resume", "--prompt-corpora", "cmeee")
+    assert read_jsonl(predictions) == again  # nothing written
+    monkeypatch.setattr(sys, "argv", [*sys.argv[:4], "cmeee-only", *sys.argv[5:]])
+    default_call_evaluation.main()
+    other = json.loads((tmp_path / "results/default_call_cmeee-only-ncbi_disease.json").read_text())
+    assert "corpus=['cmeee']" in other["call"]
+    rows = read_jsonl(tmp_path / "cache/predictions/default-call_cmeee-only-ncbi_disease.jsonl")
+    assert {e["entity_group"] for r in rows for e in r["entities"]} == {"sym"}

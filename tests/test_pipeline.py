@@ -389,8 +389,11 @@ def test_several_corpora_prompt_each_named_set_of_a_sentences_language(tagger):
     assert {u["corpus"] for u in tagger.units(ENGLISH, corpus=["cmeee"])} == {"cmeee"}
     with pytest.raises(BioNerInputError, match="not trained on 'genia'"):
         tagger(ENGLISH, corpus=["ncbi_disease", "genia"])
-    with pytest.raises(BioNerInputError, match="not trained on no corpus"):
+    with pytest.raises(BioNerInputError, match="corpus must be a corpus name or a list"):
         tagger(ENGLISH, corpus=[])
+    # A set named twice is prompted once.
+    reordered = tagger.units(CHINESE, corpus=["cmeee", "ncbi_disease", "cmeee"], language="zh")
+    assert [u["corpus"] for u in reordered] == ["cmeee", "cmeee"]  # two sentences, one set
 
 
 def test_mixed_document_gets_each_sentences_own_language(tagger):
@@ -446,6 +449,14 @@ def test_same_span_with_two_types_gets_one_answer_by_each_rule():
     assert winners("max-probability") == [("Tamoxifen", "protein")] * 2
     assert winners("max-margin") == [("Tamoxifen", "Chemical")] * 2  # 0.3 above vs 0.05
     assert winners("first-type-set") == [("Tamoxifen", "Chemical")] * 2
+    # A threshold per entity (``limits``, what the pipeline passes: the one it was held to)
+    # wins over its type's: the first Chemical Tamoxifen held to 0.59 is 0.01 above, so the
+    # protein (0.05 above) wins there; the second keeps its type's 0.3.
+    first_chemical = (found[0][0]["start"], found[0][0]["end"], "Chemical")
+    kept = one_type_per_span(found, "max-margin", thresholds, limits={first_chemical: 0.59})
+    assert [(e["word"], e["entity_group"]) for e, _ in kept if e["word"] == "Tamoxifen"] == [
+        ("Tamoxifen", "protein"), ("Tamoxifen", "Chemical")
+    ]  # fmt: skip
     kept = one_type_per_span(found, "sentence-vote", thresholds)
     assert len(kept) == len(found) - 3  # two Tamoxifen conflicts and the hepatitis one
     # Without selector scores every entity votes; ties go to the type set prompted first.

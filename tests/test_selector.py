@@ -300,8 +300,16 @@ def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path
         return {"entities": [dict(entity)], "unit": unit}
 
     assert tagger._entities([found_by("ncbi_disease", 0)], None, True) == []
-    both = tagger._entities([found_by("ncbi_disease", 0), found_by("bc5cdr", 1)], None, True)
-    assert both == [entity]
+    for order in ([("ncbi_disease", 0), ("bc5cdr", 1)], [("bc5cdr", 0), ("ncbi_disease", 1)]):
+        assert tagger._entities([found_by(*prompt) for prompt in order], None, True) == [entity]
+    # Where both prompts' copies pass, the one further above its own threshold is kept:
+    # NCBI-disease's at 0.5 over 0.2 (0.3 above), not BC5CDR's at 0.6 over 0.4 (0.2 above).
+    tagger.selector.config.corpus_thresholds = {"ncbi_disease": {"Disease": 0.2},
+                                                "bc5cdr": {"Disease": 0.4}}  # fmt: skip
+    ncbi, bc5cdr = found_by("ncbi_disease", 0), found_by("bc5cdr", 1)
+    bc5cdr["entities"][0]["score"] = 0.6
+    for chunks in ([ncbi, bc5cdr], [bc5cdr, ncbi]):
+        assert [e["score"] for e in tagger._entities(chunks, None, True)] == [0.5]
 
 
 def test_sentence_first_inputs_name_the_span_and_its_occurrence():

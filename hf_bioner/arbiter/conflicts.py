@@ -22,13 +22,16 @@ def one_type_per_span(
     rule: str = "max-margin",
     thresholds: Mapping[str, float] | None = None,
     arbiter: TypeArbiter | None = None,
+    limits: Mapping[tuple[int, int, str], float] | None = None,
 ) -> list[tuple[dict, dict]]:
     """Keep one type for each ``(start, end)`` that several type sets tagged differently.
 
     ``rule`` picks the winner: ``arbiter`` (the pipeline's when the model has one), the type
     the :class:`~hf_bioner.arbiter.model.TypeArbiter` finds likeliest for the mention among
     the span's types; ``max-margin`` (the pipeline's otherwise), the highest selector
-    probability above its type's own calibrated threshold (``thresholds``);
+    probability above the threshold it was held to: ``limits[start, end, type]`` where given
+    (the pipeline's: a type that two prompts asked for has each prompt's own), else its
+    type's calibrated one (``thresholds``);
     ``max-probability``, the highest probability (``score``); ``sentence-vote``, the type set
     that found more of the sentence's other (unconflicted, kept) entities; ``first-type-set``,
     the type set prompted first (``unit["rank"]``: the model config's corpus order). Ties,
@@ -45,17 +48,25 @@ def one_type_per_span(
         )
     if rule == "arbiter" and arbiter is None:
         raise BioNerInputError("the arbiter rule needs a type arbiter (hf-bioner train-arbiter)")
-    thresholds = thresholds or {}
+    thresholds, limits = thresholds or {}, limits or {}
+
+    def limit_of(entity: dict) -> float:
+        key = entity["start"], entity["end"], entity["entity_group"]
+        return limits.get(key, thresholds.get(entity["entity_group"], 0.0))
+
+    def margin_of(entity: dict) -> float:
+        return selector_margin(entity, limit_of(entity))
+
     spans = Counter((e["start"], e["end"]) for e, _unit in found)
     votes = Counter(
         (unit["offset"], unit["rank"])
         for e, unit in found
-        if spans[e["start"], e["end"]] == 1 and _margin(e, thresholds) >= 0
+        if spans[e["start"], e["end"]] == 1 and margin_of(e) >= 0
     )
     likelihood = _arbiter_probabilities(found, spans, arbiter) if rule == "arbiter" else {}
 
     def preference(entity: dict, unit: dict) -> tuple[float, ...]:
-        margin, rank = _margin(entity, thresholds), -unit["rank"]
+        margin, rank = margin_of(entity), -unit["rank"]
         if rule == "arbiter":
             key = entity["start"], entity["end"], entity["entity_group"]
             return (likelihood.get(key, 0.0), margin, rank)
@@ -64,7 +75,7 @@ def one_type_per_span(
         if rule == "first-type-set":
             return (rank, margin)
         if rule == "max-probability":
-            return (margin + thresholds.get(entity["entity_group"], 0.0), rank)
+            return (margin + limit_of(entity), rank)
         return (margin, rank)
 
     best: dict[tuple[int, int], tuple[dict, dict]] = {}
@@ -97,8 +108,6 @@ def _arbiter_probabilities(
     return likelihood
 
 
-def _margin(entity: dict, thresholds: Mapping[str, float]) -> float:
-    """How far the selector's probability is above the type's threshold (0 unscored)."""
-    if entity["score"] is None:
-        return 0.0
-    return entity["score"] - thresholds.get(entity["entity_group"], 0.0)
+def selector_margin(entity: dict, limit: float) -> float:
+    """How far the selector's probability is above ``limit`` (0 unscored)."""
+    return 0.0 if entity["score"] is None else entity["score"] - limit
