@@ -50,9 +50,10 @@ def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) 
 
 
 def eval_units(corpus: str, data_dir: str | None, limit: int | None,
-               unit: str = "sentence") -> tuple[list, dict]:  # fmt: skip
+               unit: str = "sentence", split: str | None = None) -> tuple[list, dict]:  # fmt: skip
     """The evaluation units of a corpus (a seeded sample of ``limit``) and their sizes;
-    ``unit="document"`` gives whole documents.
+    ``unit="document"`` gives whole documents; ``split`` another split than the evaluation
+    one (a dev split, to choose a setting on text the reported figures do not use).
 
     Every benchmark that compares models on a corpus takes its units from here, so they
     score the same sentences (or documents).
@@ -61,7 +62,7 @@ def eval_units(corpus: str, data_dir: str | None, limit: int | None,
 
     from hf_bioner.corpora import evaluation_split, load_records
 
-    split = evaluation_split(corpus)
+    split = split or evaluation_split(corpus)
     records = load_records(corpus, split, data_dir, unit=unit)
     sizes = {"split": split, "units_in_split": len(records)}
     if limit and limit < len(records):

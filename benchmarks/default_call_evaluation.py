@@ -4,11 +4,18 @@
 the corpus's own type set (``corpus=``). A user calls ``pipeline("bio-ner")(documents)``
 instead: whole documents, split into sentences by the pipeline, every type set of the
 text's language prompted (for English both BC5CDR's and JNLPBA's), types arbitrated and the
-selector filtering. This script makes that call on every document of each corpus's
+selector filtering, then each tagged name copied to its untagged occurrences in the
+document's other sentences (:mod:`hf_bioner.propagation`). This script makes that call on every document of each corpus's
 evaluation split (NCBI-disease, BC5CDR and JNLPBA test, CMeEE dev) and scores, strictly, the
 entities of the corpus's own types (the call also finds chemicals in NCBI-disease abstracts,
 which that corpus does not annotate). Documents whose answers ran out of tokens are counted
 (``documents_cut``, with the characters not fully tagged).
+
+The call is made with ``propagate_mentions=False`` and the names are propagated here, on the
+saved entities, as the pipeline's last step would (the same function, on the same sentence
+pieces): so one tagging gives the default call's scores and those without propagation
+(``without_propagation``), and a file tagged before propagation existed is scored as the call
+is made today.
 
 Tagging goes a chunk of documents at a time and each tagged document is appended to
 ``$HF_BIONER_CACHE/predictions/default-call_<name>-<corpus>.jsonl``; with ``--resume`` a run
@@ -34,9 +41,11 @@ DEFAULT_CALL = ("pipeline('bio-ner')(documents, return_incomplete=True): sentenc
                 "every type set of the language, arbitration, selector")  # fmt: skip
 
 
-def documents(corpus: str, data_dir: str | None, limit: int | None) -> tuple[list[dict], dict]:
-    """The documents of a corpus's evaluation split (a seeded sample of ``limit``), sizes."""
-    docs, units = eval_units(corpus, data_dir, limit, unit="document")
+def documents(corpus: str, data_dir: str | None, limit: int | None,
+              split: str | None = None) -> tuple[list[dict], dict]:  # fmt: skip
+    """The documents of a corpus's evaluation split, or of ``split`` (a seeded sample of
+    ``limit``), and their sizes."""
+    docs, units = eval_units(corpus, data_dir, limit, unit="document", split=split)
     sizes = {"split": units["split"], "documents_in_split": units["units_in_split"],
              "documents": units["units"]}  # fmt: skip
     if len(docs) < units["units_in_split"]:
@@ -77,18 +86,35 @@ def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bo
     return seconds
 
 
+def propagated(doc: dict, entities: list[dict], min_chars: int | None = None) -> list[dict]:
+    """A document's saved entities as the default call gives them: with each tagged name
+    (of at least ``min_chars``; default the pipeline's) copied to its other sentences (the
+    pipeline's last step, on its sentence pieces)."""
+    from hf_bioner.pipeline import sentence_pieces
+    from hf_bioner.propagation import MIN_CHARS, propagate_mentions
+
+    return propagate_mentions(doc["text"], entities, sentence_pieces(doc["text"]),
+                              min_chars or MIN_CHARS)  # fmt: skip
+
+
 def scored(docs: list[dict], rows: dict[str, dict], labels: set[str]) -> dict:
-    """Strict scores of the entities of ``labels``, and the documents cut."""
+    """Strict scores of the entities of ``labels`` as the default call gives them (names
+    propagated) and without propagation (as saved), and the documents cut."""
     from hf_bioner.scoring import score
 
-    predictions = [[e for e in as_predictions(rows[d["id"]]["entities"]) if e["type"] in labels]
-                   for d in docs]  # fmt: skip
-    scores = score(predictions, [d["entities"] for d in docs])
+    def strict(entities_of) -> dict:
+        predictions = [[e for e in as_predictions(entities_of(d)) if e["type"] in labels]
+                       for d in docs]  # fmt: skip
+        return score(predictions, [d["entities"] for d in docs])
+
+    scores = strict(lambda d: propagated(d, rows[d["id"]]["entities"]))
+    plain = strict(lambda d: rows[d["id"]]["entities"])
     cut = [rows[d["id"]]["incomplete"] for d in docs if rows[d["id"]]["incomplete"]]
     return {
         "precision": scores["precision"],
         "recall": scores["recall"],
         "f1": scores["f1"],
+        "without_propagation": {k: plain[k] for k in ("precision", "recall", "f1")},
         "documents_cut": len(cut),
         "spans_cut": sum(len(spans) for spans in cut),
     }
@@ -103,6 +129,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a seeded sample of this many documents")
     parser.add_argument("--chunk-size", type=int, default=32, help="documents per call")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--split", help="tag this split instead of each corpus's evaluation "
+                        "split (e.g. dev, to choose a setting); the run's name says so")  # fmt: skip
     parser.add_argument("--prompt-corpora",
                         help="instead of the default call's type sets, prompt these corpora's "
                         "(comma-separated; the call's corpus=[...]), e.g. "
@@ -121,14 +149,15 @@ def main() -> None:
     tagger = pipeline("bio-ner", model=model)
     folder = cache_dir() / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
-    options, call = {}, DEFAULT_CALL
+    options, call = {"propagate_mentions": False}, DEFAULT_CALL  # propagated when scored
     if args.prompt_corpora:
         options["corpus"] = args.prompt_corpora.split(",")
         call = DEFAULT_CALL.replace("every type set of the language",
                                     f"corpus={options['corpus']}")  # fmt: skip
     for corpus in args.corpora.split(","):
-        docs, sizes = documents(corpus, args.data_dir, args.limit)
-        run = f"{args.name}-{corpus}" + (f"-sample{args.limit}" if "sample" in sizes else "")
+        docs, sizes = documents(corpus, args.data_dir, args.limit, args.split)
+        run = f"{args.name}-{corpus}" + (f"-{args.split}" if args.split else "")
+        run += f"-sample{args.limit}" if "sample" in sizes else ""
         path = folder / f"default-call_{run}.jsonl"
         print(f"{corpus}: {len(docs)} documents -> {path}", flush=True)
         seconds = tag_corpus(tagger, docs, path, args.chunk_size, args.resume, call, **options)
@@ -139,6 +168,9 @@ def main() -> None:
             {
                 "model": model,
                 "call": call,
+                "scored": "names propagated to their other sentences, as the call does by "
+                "default (hf_bioner.propagation, applied to the saved entities); "
+                "without_propagation: the saved entities",
                 "torch_threads": torch.get_num_threads(),
                 "data": {corpus: sizes},
                 "scored_types": sorted(labels),

@@ -333,6 +333,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         options["language"] = args.language
     if args.threshold is not None:
         options["threshold"] = args.threshold
+    if args.no_propagation:
+        options["propagate_mentions"] = False
     skip = written_ids(args.output, fmt) if args.resume and args.output else set()
     if args.output:
         writer = open_writer(args.output, fmt, append=args.resume)
@@ -617,6 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep every generated entity (no selector scores)")  # fmt: skip
     tag.add_argument("--threshold", type=float,
                      help="selector probability to keep an entity (default: the calibrated one)")  # fmt: skip
+    tag.add_argument("--no-propagation", action="store_true",
+                     help="do not copy a name tagged in one sentence to its untagged "
+                     "occurrences in the document's other sentences")  # fmt: skip
     tag.add_argument("--resume", action="store_true",
                      help="skip documents already in --output (jsonl, pubtator, brat)")  # fmt: skip
     tag.add_argument("--num-proc", type=int, help="tag with this many processes (one GPU each)")

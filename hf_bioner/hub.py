@@ -334,8 +334,9 @@ def model_card(config: dict, summary: dict, results: dict | None, repo_id: str,
 
 def _default_call_table(results: Sequence[dict], rows: Sequence[dict]) -> str:
     """The card's table of default-call results, corpus by corpus in the usual order: the
-    documents tagged, strict precision, recall and F1 of the corpus's own types, the
-    documents cut, and beside them the per-corpus F1 of :func:`evaluation_rows` (with the
+    documents tagged, strict precision, recall and F1 of the corpus's own types (names
+    propagated to their other sentences, as the call does), the F1 without propagation
+    ("–" in a result made before it), the documents cut, and beside them the per-corpus F1 of :func:`evaluation_rows` (with the
     selector where it was measured, as the default call applies it) and the difference; "–"
     where that was not the whole of the same split."""
     per_corpus = {(row["corpus"], row["split"]): (row["selector"] or row["generator"])["f1"]
@@ -352,14 +353,16 @@ def _default_call_table(results: Sequence[dict], rows: Sequence[dict]) -> str:
         documents = (f"{sizes['documents']} of {sizes['documents_in_split']}"
                      if sizes["documents"] < sizes["documents_in_split"] else sizes["documents"])  # fmt: skip
         own = per_corpus.get((corpus, sizes["split"]))
+        plain = result.get("without_propagation")
         lines.append([CORPUS_NAMES.get(corpus, corpus), sizes["split"], documents,
                       *(f"{100 * result[k]:.2f}" for k in ("precision", "recall", "f1")),
+                      "–" if plain is None else f"{100 * plain['f1']:.2f}",
                       result["documents_cut"],
                       "–" if own is None else f"{100 * own:.2f}",
                       "–" if own is None else f"{100 * (result['f1'] - own):+.2f}"])  # fmt: skip
     return markdown_table(
-        ["corpus", "split", "documents", "precision", "recall", "F1", "documents cut",
-         "per-corpus F1", "difference"],
+        ["corpus", "split", "documents", "precision", "recall", "F1", "F1 without propagation",
+         "documents cut", "per-corpus F1", "difference"],
         lines,
     )  # fmt: skip
 
@@ -566,9 +569,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="eval_*.json (one, or one per corpus)")  # fmt: skip
     parser.add_argument("--selector-results", nargs="+", default=ablations or None,
                         help="selector_ablation_*.json")  # fmt: skip
+    parser.add_argument("--default-call-results", nargs="+",
+                        default=bundled_default_call_files(ROOT / "benchmarks" / "results") or None,
+                        help="default_call_*.json (one per corpus)")  # fmt: skip
     parser.add_argument("--out", default=str(BUNDLED_CARD))
     args = parser.parse_args(argv)
-    card = render_model_card(args.model, args.repo_id, args.results, args.selector_results)
+    card = render_model_card(args.model, args.repo_id, args.results, args.selector_results,
+                             args.default_call_results)  # fmt: skip
     Path(args.out).write_text(card, encoding="utf-8")
     print(f"model card written to {args.out}")
 

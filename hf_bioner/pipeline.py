@@ -21,7 +21,9 @@ A :class:`transformers.ChunkPipeline`, driven by transformers' own ``Pipeline.__
     thresholds, and give each span one type: when two type sets tag the same span with
     different types, the model's type arbiter (:mod:`hf_bioner.arbiter`) picks the type its
     name fits best (without an arbiter, the type furthest above its selector threshold;
-    without a selector, the type set listed first in the model's config); sort.
+    without a selector, the type set listed first in the model's config); copy each tagged
+    name to its untagged occurrences in the text's other sentences
+    (:mod:`hf_bioner.propagation`: the model reads one sentence at a time); sort.
 
 A text that is not a string, or is empty, yields ``None`` in a list's results with a warning
 naming it; the other texts are still tagged. Nothing is cut silently: a sentence whose answer
@@ -52,6 +54,7 @@ from hf_bioner.device import tag_batch_size
 from hf_bioner.model_format import MODEL_CONFIG_NAME, type_sets_from_config
 from hf_bioner.models import load_trained
 from hf_bioner.prompts import instruction
+from hf_bioner.propagation import propagate_mentions as propagate
 from hf_bioner.schema import BioNerInputError, EntityType, TypeSet, covering_type_sets
 from hf_bioner.sentences import detect_language, sentence_spans
 from hf_bioner.tagging import decode
@@ -84,6 +87,12 @@ def bounded_units(text: str, start: int, end: int, limit: int = MAX_UNIT_CHARS) 
     if start < end:
         pieces.append((start, end))
     return pieces
+
+
+def sentence_pieces(text: str, language: str | None = None) -> list[tuple[int, int]]:
+    """The spans the pipeline prompts a text in: its sentences, each cut into pieces of at
+    most :data:`MAX_UNIT_CHARS` characters (:func:`bounded_units`)."""
+    return [piece for s, e in sentence_spans(text, language) for piece in bounded_units(text, s, e)]
 
 
 def text_problem(text) -> str | None:
@@ -269,6 +278,7 @@ class BioNerPipeline(ChunkPipeline):
         step_dtype: str | None = None,
         prefill_dtype: str | None = None,
         one_type_per_span: bool | None = None,
+        propagate_mentions: bool | None = None,
         num_threads: int | None = None,
         return_incomplete: bool | None = None,
         return_answers: bool | None = None,
@@ -287,7 +297,9 @@ class BioNerPipeline(ChunkPipeline):
         (:func:`~hf_bioner.decoding.step_dtype`), ``use_selector``, ``num_threads`` (torch
         threads for the call, restored after).
         ``postprocess``: ``threshold`` (one selector threshold for every type instead of the
-        calibrated ones), ``one_type_per_span``, ``return_incomplete``, ``return_answers``
+        calibrated ones), ``one_type_per_span``, ``propagate_mentions`` (False: no name tagged
+        in one sentence is copied to its other sentences, :mod:`hf_bioner.propagation`),
+        ``return_incomplete``, ``return_answers``
         (each prompt's raw answer and its decode problems: what the evaluation records).
         Only the options given are returned, so options given to ``pipeline()`` hold for
         every call that does not set them again.
@@ -332,6 +344,7 @@ class BioNerPipeline(ChunkPipeline):
                         prefill_dtype=prefill_dtype, use_selector=use_selector,
                         num_threads=num_threads)  # fmt: skip
         postprocess = given(threshold=threshold, one_type_per_span=one_type_per_span,
+                            propagate_mentions=propagate_mentions,
                             return_incomplete=return_incomplete,
                             return_answers=return_answers)  # fmt: skip
         return preprocess, forward, postprocess
@@ -394,11 +407,7 @@ class BioNerPipeline(ChunkPipeline):
         corpus = self._check_corpora(corpus)  # one name or several, as the call's option
         # Zero-shot types need their definitions; trained ones the prompt the model learned.
         style = "full" if isinstance(types, Mapping) else self.prompt_style
-        if split_sentences:
-            spans = sentence_spans(text, language)
-            pieces = [piece for s, e in spans for piece in bounded_units(text, s, e)]
-        else:
-            pieces = [(0, len(text))]
+        pieces = sentence_pieces(text, language) if split_sentences else [(0, len(text))]
         units = []
         sets_by_language: dict[str, list[TypeSet]] = {}
         for start, end in pieces:
@@ -554,9 +563,13 @@ class BioNerPipeline(ChunkPipeline):
     # ------------------------------------------------------------------ postprocess
 
     def postprocess(self, model_outputs: list[dict], threshold=None, one_type_per_span=True,
-                    return_incomplete=False, return_answers=False):  # fmt: skip
+                    propagate_mentions=True, return_incomplete=False,
+                    return_answers=False):  # fmt: skip
         """The entities of one text: those under their selector threshold dropped, one type
-        per span, sorted by start (longer first). A cut answer is warned about. With
+        per span, each tagged name copied to its untagged occurrences in the text's other
+        sentences (:func:`~hf_bioner.propagation.propagate_mentions`, unless
+        ``propagate_mentions`` is False), sorted by start (longer first). A cut answer is
+        warned about. With
         ``return_incomplete`` or ``return_answers`` the result is a dict: ``entities``, and
         ``incomplete`` (:func:`incomplete_units`) or ``answers`` (per prompt: ``start``,
         ``end``, ``types``, ``answer``, ``problems``, ``cut``) as asked."""
@@ -577,6 +590,9 @@ class BioNerPipeline(ChunkPipeline):
                 stacklevel=2,
             )
         entities = self._entities(model_outputs, threshold, one_type_per_span)
+        if propagate_mentions:
+            pieces = sorted({(u["offset"], u["offset"] + len(u["sentence"])) for u in units})
+            entities = propagate(text, entities, pieces)
         answers = [
             {"start": c["unit"]["offset"], "end": c["unit"]["offset"] + len(c["unit"]["sentence"]),
              "types": c["unit"]["type_set"].labels, "answer": c["answer"],

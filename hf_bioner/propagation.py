@@ -1,0 +1,80 @@
+"""Document-level consistency: a name tagged in one sentence of a text is tagged where it
+recurs in the text's other sentences.
+
+The model reads a text one sentence at a time, so a sentence that says only "WD" or
+"cisplatin" cannot know that an earlier one tagged "Wilson disease (WD)" or "cisplatin";
+the selector, scoring each mention in its sentence alone, drops some of them too. People who
+annotate a corpus tag every mention of a name in an abstract (NCBI-disease, BC5CDR and
+JNLPBA do). So after the model, the selector and the arbiter, :func:`propagate_mentions`
+copies each tagged name, with its type, onto its other whole-word occurrences in sentences
+where the model tagged none of them, wherever no entity already lies. Within one sentence
+the model saw every occurrence and chose: nothing is added there, so a text of one sentence
+(as the evaluation sets' units are read) comes back unchanged.
+
+Not copied: names shorter than :data:`MIN_CHARS`; names the text's entities give two types;
+occurrences inside a word (a letter or digit either side), which in Chinese text, written
+without spaces, is almost every occurrence. Measured on the development sets
+(``benchmarks/results/mention_propagation_*.json``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+Span = tuple[int, int]
+MIN_CHARS = 2  # shorter names ("a", a single letter or digit) are too often something else
+
+
+def _sentence_of(spans: Sequence[Span], start: int) -> int:
+    """The index of the sentence holding offset ``start`` (-1: none)."""
+    for n, (s, e) in enumerate(spans):
+        if s <= start < e:
+            return n
+    return -1
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` has no letter or digit right before or after it."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or after.isalnum())
+
+
+def propagate_mentions(
+    text: str, entities: Sequence[dict], sentences: Sequence[Span], min_chars: int = MIN_CHARS
+) -> list[dict]:
+    """``entities`` (pipeline entities of ``text``: ``entity_group``, ``start``, ``end``,
+    ``word``, ``score``) and a copy of each tagged name on its whole-word occurrences in the
+    ``sentences`` (spans of ``text``) where none of its occurrences is tagged and no entity
+    overlaps it. A copy has its name's type and the highest score its tagged mentions had.
+    Sorted as the pipeline sorts: by start, longer first, then by type."""
+    types: dict[str, set[str]] = {}
+    scores: dict[str, float | None] = {}
+    tagged_in: dict[str, set[int]] = {}
+    for e in entities:
+        name = text[e["start"] : e["end"]]
+        types.setdefault(name, set()).add(e["entity_group"])
+        tagged_in.setdefault(name, set()).add(_sentence_of(sentences, e["start"]))
+        if e["score"] is not None and (scores.get(name) is None or e["score"] > scores[name]):
+            scores[name] = e["score"]
+        else:
+            scores.setdefault(name, None)
+    taken = sorted((e["start"], e["end"]) for e in entities)
+    added = []
+    for name, kinds in types.items():
+        if len(name.strip()) < min_chars or len(kinds) != 1:
+            continue
+        (kind,) = kinds
+        for match in re.finditer(re.escape(name), text):
+            start, end = match.span()
+            if not _whole_word(text, start, end):
+                continue
+            if _sentence_of(sentences, start) in tagged_in[name]:
+                continue
+            if any(s < end and start < e for s, e in taken):
+                continue
+            added.append({"entity_group": kind, "start": start, "end": end, "word": name,
+                          "score": scores[name]})  # fmt: skip
+            taken.append((start, end))
+    return sorted([*entities, *added], key=lambda e: (e["start"], -e["end"], e["entity_group"]))
