@@ -128,7 +128,9 @@ def test_the_bundled_model_card_is_its_rendering_from_its_folder():
     assert [line.split(" | ")[0] for line in table.splitlines() if line.startswith("| ")][1:] == [
         "| NCBI-disease", "| BC5CDR", "| JNLPBA", "| CMeEE"
     ]  # fmt: skip
-    assert "| NCBI-disease | test | 100 | 85.81 | 83.12 | 84.44 | 82.81 | 0 | 85.14 | -0.70 |" in card
+    assert (
+        "| NCBI-disease | test | 100 | 85.81 | 83.12 | 84.44 | 82.81 | 0 | 85.14 | -0.70 |" in card
+    )
     assert "| BC5CDR | test | 500 | 86.21 | 84.50 | 85.35 | 84.03 | 0 | 83.84 | +1.51 |" in card
     assert "| CMeEE | dev | 5000 | 62.05 | 55.34 | 58.51 | 58.51 | 0 | 58.44 | +0.07 |" in card
 
