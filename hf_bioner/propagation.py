@@ -20,18 +20,18 @@ without spaces, is almost every occurrence. Measured on the development sets
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 
 Span = tuple[int, int]
 MIN_CHARS = 2  # shorter names ("a", a single letter or digit) are too often something else
 
 
-def _sentence_of(spans: Sequence[Span], start: int) -> int:
-    """The index of the sentence holding offset ``start`` (-1: none)."""
-    for n, (s, e) in enumerate(spans):
-        if s <= start < e:
-            return n
-    return -1
+def _sentence_of(spans: Sequence[Span], starts: Sequence[int], offset: int) -> int:
+    """The index of the sentence of ``spans`` (sorted; ``starts``: their starts) holding
+    ``offset`` (-1: none)."""
+    n = bisect_right(starts, offset) - 1
+    return n if n >= 0 and offset < spans[n][1] else -1
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
@@ -49,18 +49,21 @@ def propagate_mentions(
     ``sentences`` (spans of ``text``) where none of its occurrences is tagged and no entity
     overlaps it. A copy has its name's type and the highest score its tagged mentions had.
     Sorted as the pipeline sorts: by start, longer first, then by type."""
+    sentences = sorted(sentences)
+    starts = [start for start, _ in sentences]
     types: dict[str, set[str]] = {}
     scores: dict[str, float | None] = {}
     tagged_in: dict[str, set[int]] = {}
+    covered = bytearray(len(text))  # 1 where an entity lies (a long text: no pairwise checks)
     for e in entities:
         name = text[e["start"] : e["end"]]
         types.setdefault(name, set()).add(e["entity_group"])
-        tagged_in.setdefault(name, set()).add(_sentence_of(sentences, e["start"]))
+        tagged_in.setdefault(name, set()).add(_sentence_of(sentences, starts, e["start"]))
+        covered[e["start"] : e["end"]] = b"\x01" * (e["end"] - e["start"])
         if e["score"] is not None and (scores.get(name) is None or e["score"] > scores[name]):
             scores[name] = e["score"]
         else:
             scores.setdefault(name, None)
-    taken = sorted((e["start"], e["end"]) for e in entities)
     added = []
     for name, kinds in types.items():
         if len(name.strip()) < min_chars or len(kinds) != 1:
@@ -70,11 +73,11 @@ def propagate_mentions(
             start, end = match.span()
             if not _whole_word(text, start, end):
                 continue
-            if _sentence_of(sentences, start) in tagged_in[name]:
+            if _sentence_of(sentences, starts, start) in tagged_in[name]:
                 continue
-            if any(s < end and start < e for s, e in taken):
+            if covered.find(1, start, end) != -1:  # an entity (or a copy) lies there
                 continue
             added.append({"entity_group": kind, "start": start, "end": end, "word": name,
                           "score": scores[name]})  # fmt: skip
-            taken.append((start, end))
+            covered[start:end] = b"\x01" * (end - start)
     return sorted([*entities, *added], key=lambda e: (e["start"], -e["end"], e["entity_group"]))
