@@ -89,12 +89,15 @@ def tag_corpus(tagger, docs: list[dict], path: Path, chunk_size: int, resume: bo
 def propagated(doc: dict, entities: list[dict], min_chars: int | None = None) -> list[dict]:
     """A document's saved entities as the default call gives them: with each tagged name
     (of at least ``min_chars``; default the pipeline's) copied to its other sentences (the
-    pipeline's last step, on its sentence pieces)."""
+    pipeline's last step, on its sentence pieces). The pipeline takes its pieces from the
+    prompts it made; for the calls this script makes (no ``types=``, ``language=`` or
+    ``split_sentences=``) every piece is prompted, so they are these
+    (tests/test_default_call_evaluation.py checks the two give the same entities)."""
     from hf_bioner.pipeline import sentence_pieces
     from hf_bioner.propagation import MIN_CHARS, propagate_mentions
 
-    return propagate_mentions(doc["text"], entities, sentence_pieces(doc["text"]),
-                              min_chars or MIN_CHARS)  # fmt: skip
+    minimum = MIN_CHARS if min_chars is None else min_chars
+    return propagate_mentions(doc["text"], entities, sentence_pieces(doc["text"]), minimum)
 
 
 def scored(docs: list[dict], rows: dict[str, dict], labels: set[str]) -> dict:

@@ -11,9 +11,11 @@ where the model tagged none of them, wherever no entity already lies. Within one
 the model saw every occurrence and chose: nothing is added there, so a text of one sentence
 (as the evaluation sets' units are read) comes back unchanged.
 
-Not copied: names shorter than :data:`MIN_CHARS`; names the text's entities give two types;
-occurrences inside a word (a letter or digit either side), which in Chinese text, written
-without spaces, is almost every occurrence. Measured on the development sets
+Names match exactly (case included). Not copied: names shorter than :data:`MIN_CHARS`; names
+the text's entities give two types; occurrences inside a word (a letter or digit either side;
+a hyphen is a boundary, so "cisplatin-induced" holds "cisplatin", as BC5CDR tags it), which
+in Chinese text, written without spaces, is almost every occurrence. Where two names could be
+copied onto one place, the longer is. Measured on the development sets
 (``benchmarks/results/mention_propagation_*.json``).
 """
 
@@ -65,7 +67,9 @@ def propagate_mentions(
         else:
             scores.setdefault(name, None)
     added = []
-    for name, kinds in types.items():
+    # Longer names first, so that where "breast cancer" and "cancer" both recur the longer
+    # is copied, whatever order the entities came in.
+    for name, kinds in sorted(types.items(), key=lambda item: (-len(item[0]), item[0])):
         if len(name.strip()) < min_chars or len(kinds) != 1:
             continue
         (kind,) = kinds

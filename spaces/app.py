@@ -145,9 +145,16 @@ def legend_colors(shown: list[dict], labels: list[str]) -> dict[str, str]:
     return {readable_type_name(code): color_of(code, labels) for code in codes}
 
 
-def visible(entities: list[dict], threshold: float, types: list[str]) -> list[dict]:
-    return [e for e in entities if e["entity_group"] in types
+def visible(text: str, entities: list[dict], threshold: float, types: list[str]) -> list[dict]:
+    """The entities the filters keep, then each kept name copied to its other sentences as
+    the pipeline's last step does (the text was tagged without it, so that what the filters
+    hide neither blocks nor feeds a copy)."""
+    from hf_bioner.pipeline import sentence_pieces
+    from hf_bioner.propagation import propagate_mentions
+
+    kept = [e for e in entities if e["entity_group"] in types
             and (e["score"] is None or e["score"] >= threshold)]  # fmt: skip
+    return propagate_mentions(text, kept, sentence_pieces(text))
 
 
 def build_demo(holder: ModelHolder) -> gr.Blocks:
@@ -171,7 +178,10 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
             gr.Warning(message)
             return None, "", [], message, None
         tagger = holder.get()
-        entities = tagger(text, threshold=0.0) if tagger.selector else tagger(text)
+        options = {"propagate_mentions": False}  # applied to what the filters show
+        if tagger.selector:
+            options["threshold"] = 0.0  # every entity: the slider filters them
+        entities = tagger(text, **options)
         state = {"text": text, "entities": entities}
         return (*render(state, threshold, types), state)
 
@@ -179,7 +189,7 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
         if not state:
             return None, "", [], ""
         text, labels = state["text"], holder.types()
-        shown = visible(state["entities"], threshold, types or labels)
+        shown = visible(text, state["entities"], threshold, types or labels)
         spans = [{"entity": readable_type_name(e["entity_group"]), "start": e["start"],
                   "end": e["end"]} for e in outermost(shown)]  # fmt: skip
         highlighted = gr.update(value={"text": text, "entities": spans},
@@ -187,7 +197,7 @@ def build_demo(holder: ModelHolder) -> gr.Blocks:
         rows = [[readable_type_name(e["entity_group"]), e["entity_group"], e["word"], e["start"],
                  e["end"], None if e["score"] is None else round(e["score"], 3)]
                 for e in shown]  # fmt: skip
-        hidden = len(state["entities"]) - len(shown)
+        hidden = sum(e not in shown for e in state["entities"])
         note = f"{len(shown)} entities" + (f" ({hidden} hidden by the filters)" if hidden else "")
         return highlighted, nested_html(text, shown, labels), rows, note
 

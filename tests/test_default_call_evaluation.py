@@ -94,3 +94,31 @@ def test_whole_documents_are_tagged_and_a_cut_short_run_continues(known_model, t
     assert "corpus=['cmeee']" in other["call"]
     rows = read_jsonl(tmp_path / "cache/predictions/default-call_cmeee-only-ncbi_disease.jsonl")
     assert {e["entity_group"] for r in rows for e in r["entities"]} == {"sym"}
+
+
+def test_names_propagated_when_scored_are_those_the_pipeline_propagates(known_model):
+    """The script tags with propagation off and propagates when it scores: the same entities
+    as the call with it on. The known model tags each sentence whole; a sentence whose answer
+    runs out of tokens finds nothing and gets the copies (the last text's second sentence)."""
+    import warnings
+
+    from transformers import pipeline
+
+    from hf_bioner.pipeline import CUT_WARNING
+
+    docs = default_call_evaluation.documents("ncbi_disease", str(FIXTURE_CORPORA), None)[0]
+    texts = [d["text"] for d in docs] + [
+        "Ataxia is rare. Many reviews written over the last thirty years, in journals of "
+        "neurology, genetics and general medicine, have repeated that Ataxia is rare."
+    ]
+    tagger = pipeline("bio-ner", model=known_model)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", CUT_WARNING)
+        saved = tagger(texts, max_new_tokens=24, propagate_mentions=False)
+        called = tagger(texts, max_new_tokens=24)
+    scored = [
+        default_call_evaluation.propagated({"text": text}, entities)
+        for text, entities in zip(texts, saved, strict=True)
+    ]
+    assert scored == called
+    assert len(called[-1]) == len(saved[-1]) + 1  # a copy was made

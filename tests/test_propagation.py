@@ -102,3 +102,12 @@ def test_the_pipeline_propagates_into_a_sentence_whose_answer_found_nothing(know
         (len(text) - 15, len(text), "Ataxia is rare."),
     ]
     assert propagated[1]["entity_group"] == plain[0]["entity_group"]
+
+
+def test_the_longer_of_two_names_is_copied_whatever_their_order():
+    text = "Breast cancer was seen. The cancer grew. Breast cancer and cancer recur."
+    long, short = entity(text, "Breast cancer"), entity(text, "cancer", occurrence=1)
+    for found in ([long, short], [short, long]):
+        result = propagate_mentions(text, found, sentence_pieces(text))
+        # In the third sentence "Breast cancer" (41-54), then the lone "cancer" (59-65).
+        assert [(e["start"], e["end"]) for e in result] == [(0, 13), (28, 34), (41, 54), (59, 65)]
