@@ -111,3 +111,21 @@ def test_the_longer_of_two_names_is_copied_whatever_their_order():
         result = propagate_mentions(text, found, sentence_pieces(text))
         # In the third sentence "Breast cancer" (41-54), then the lone "cancer" (59-65).
         assert [(e["start"], e["end"]) for e in result] == [(0, 13), (28, 34), (41, 54), (59, 65)]
+
+
+def test_the_space_propagates_what_its_filters_show():
+    """The Space tags once, without propagation, and filters in the page: a name is copied
+    over an entity the score slider hides, and not over one it shows."""
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("space_app", REPO / "spaces" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    text = "Wilson disease is rare. Wilson disease was seen again."
+    tagged = [entity(text, "Wilson disease"), entity(text, "disease was", score=0.1)]
+    shown = app.visible(text, tagged, 0.5, ["Disease"])
+    assert [(e["start"], e["end"], e["score"]) for e in shown] == [(0, 14, 0.9), (24, 38, 0.9)]
+    assert app.visible(text, tagged, 0.0, ["Disease"]) == tagged  # the low one blocks the copy
+    assert app.visible(text, tagged, 0.5, ["Chemical"]) == []
