@@ -100,18 +100,20 @@ def propagated(doc: dict, entities: list[dict], min_chars: int | None = None) ->
     return propagate_mentions(doc["text"], entities, sentence_pieces(doc["text"]), minimum)
 
 
+def strict_scores(docs: list[dict], entities_of, labels: set[str]) -> dict:
+    """Strict scores of the entities of ``labels`` that ``entities_of(doc)`` gives."""
+    from hf_bioner.scoring import score
+
+    predictions = [[e for e in as_predictions(entities_of(d)) if e["type"] in labels]
+                   for d in docs]  # fmt: skip
+    return score(predictions, [d["entities"] for d in docs])
+
+
 def scored(docs: list[dict], rows: dict[str, dict], labels: set[str]) -> dict:
     """Strict scores of the entities of ``labels`` as the default call gives them (names
     propagated) and without propagation (as saved), and the documents cut."""
-    from hf_bioner.scoring import score
-
-    def strict(entities_of) -> dict:
-        predictions = [[e for e in as_predictions(entities_of(d)) if e["type"] in labels]
-                       for d in docs]  # fmt: skip
-        return score(predictions, [d["entities"] for d in docs])
-
-    scores = strict(lambda d: propagated(d, rows[d["id"]]["entities"]))
-    plain = strict(lambda d: rows[d["id"]]["entities"])
+    scores = strict_scores(docs, lambda d: propagated(d, rows[d["id"]]["entities"]), labels)
+    plain = strict_scores(docs, lambda d: rows[d["id"]]["entities"], labels)
     cut = [rows[d["id"]]["incomplete"] for d in docs if rows[d["id"]]["incomplete"]]
     return {
         "precision": scores["precision"],

@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import argparse
 
-from common import as_predictions, save_result, saved_rows
-from default_call_evaluation import documents, propagated
+from common import save_result, saved_rows
+from default_call_evaluation import documents, propagated, strict_scores
 
 from hf_bioner.paths import cache_dir
 from hf_bioner.propagation import MIN_CHARS
 from hf_bioner.schema import type_set
-from hf_bioner.scoring import score
 
 
 def scores(docs: list[dict], rows: dict[str, dict], labels: set[str], min_chars: int | None
            ) -> dict:  # fmt: skip
     """Strict scores of the ``labels`` entities, propagated at ``min_chars`` (None: as saved)."""
-    predictions = []
-    for doc in docs:
+
+    def entities_of(doc: dict) -> list[dict]:
         entities = rows[doc["id"]]["entities"]
-        if min_chars is not None:
-            entities = propagated(doc, entities, min_chars)
-        predictions.append([e for e in as_predictions(entities) if e["type"] in labels])
-    result = score(predictions, [d["entities"] for d in docs])
+        return entities if min_chars is None else propagated(doc, entities, min_chars)
+
+    result = strict_scores(docs, entities_of, labels)
     return {k: result[k] for k in ("precision", "recall", "f1", "tp", "n_pred", "n_gold")}
 
 
