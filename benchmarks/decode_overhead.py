@@ -5,8 +5,10 @@ row's allowed tokens, scoring them, advancing automata, moving data) bounds its 
 script isolates that cost with a tiny model of the bundled model's vocabulary (Gemma 3's
 tokenizer, 262k tokens; one layer of width 64, so its forward is nearly free), biased to
 open tags often so that answers mix copied text and tags. For each decoder and batch size it
-tags the same sentences (NCBI-disease test and CMeEE dev, half each), times the forward passes
-of the decoder body with hooks, and reports
+tags the same sentences (NCBI-disease test and CMeEE dev, half each; by default cut into the
+pieces the pipeline prompts, :func:`~hf_bioner.pipeline.sentence_pieces`, as a user's call
+decodes them; ``--units corpus``: the corpus units whole), times the forward passes of the
+decoder body with hooks, and reports
 
     overhead per row-step = (total seconds - forward seconds) / row-steps
 
@@ -24,13 +26,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import NamedTuple
 
 from common import eval_units, save_result
 
 from hf_bioner.decoding import end_token_ids
 from hf_bioner.decoding.generation import generate_answers, make_decoder
+from hf_bioner.pipeline import MAX_UNIT_CHARS, sentence_pieces
 from hf_bioner.prompts import instruction
-from hf_bioner.schema import type_set
+from hf_bioner.schema import TypeSet, type_set
 from hf_bioner.scoring import score
 from hf_bioner.tagging import decode
 
@@ -129,6 +133,26 @@ def run(decoder_name: str, model, tokenizer, prompts, constraints, batch_size: i
     }
 
 
+class Row(NamedTuple):
+    """One prompt: a piece of evaluation unit number ``unit``, from its character ``start``."""
+
+    unit: int
+    start: int
+    text: str
+    types: TypeSet
+
+
+def unit_predictions(answers, rows: list[Row], units: int) -> list[list[dict]]:
+    """The entities of each unit, from the answers of its pieces, in the unit's offsets."""
+    predictions = [[] for _ in range(units)]
+    for answer, row in zip(answers, rows, strict=True):
+        found = decode(answer.text, row.text, "inline", row.types.display_names())[0]
+        predictions[row.unit] += [
+            {**e, "start": e["start"] + row.start, "end": e["end"] + row.start} for e in found
+        ]
+    return predictions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir")
@@ -136,6 +160,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="16,64,256")
     parser.add_argument("--decoders", default="allowed-tokens,token-tables,drafted-tables")
     parser.add_argument("--name", default="cpu-1core", help="result: decode_overhead_<name>.json")
+    parser.add_argument(
+        "--units", choices=("pieces", "corpus"), default="pieces",
+        help="pieces: each unit cut as the pipeline cuts a text (sentences of at most "
+        f"{MAX_UNIT_CHARS} characters); corpus: the corpus units whole (a CMeEE record can "
+        "run to 2,000 characters, one row that finishes alone long after the rest)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -150,10 +180,15 @@ def main() -> None:
     for corpus in ("ncbi_disease", "cmeee"):
         units, sizes[corpus] = eval_units(corpus, args.data_dir, args.sentences // 2)
         types = type_set(corpus)
-        records += units
-        rows += [(u["text"], types) for u in units]
-    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+        for unit in units:
+            pieces = [(0, len(unit["text"]))]
+            if args.units == "pieces":
+                pieces = sentence_pieces(unit["text"], types.language)
+            rows += [Row(len(records), start, unit["text"][start:end], types)
+                     for start, end in pieces]  # fmt: skip
+            records.append(unit)
+    prompts = [instruction(row.text, row.types, "inline", "short") for row in rows]
+    constraints = [(row.text, row.types.names) for row in rows]
     decoders = args.decoders.split(",")
     results, reference = {}, None
     with torch.no_grad():
@@ -166,8 +201,7 @@ def main() -> None:
                 answers = result.pop("answers")
                 reference = reference or answers
                 result["identical_answers"] = answers == reference
-                predictions = [decode(a.text, text, "inline", types.display_names())[0]
-                               for a, (text, types) in zip(answers, rows, strict=True)]  # fmt: skip
+                predictions = unit_predictions(answers, rows, len(records))
                 result["f1"] = score(predictions, [r["entities"] for r in records])["f1"]
                 result["cut"] = sum(a.cut for a in answers)
                 results[f"{name}@{batch_size}"] = result
@@ -186,7 +220,7 @@ def main() -> None:
             f"logit scale {LOGIT_SCALE}, bonus {BYTE_BONUS} per byte, {TAG_BONUS} for '<'",
             "end_token_ids": end_token_ids(model, tokenizer),
             "torch_threads": torch.get_num_threads(),
-            "data": {"sentences": len(rows), **sizes},
+            "data": {"units": args.units, "sentences": len(records), "rows": len(rows), **sizes},
             "precision": scored["precision"],
             "recall": scored["recall"],
             "f1": scored["f1"],
