@@ -40,7 +40,8 @@ from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_token
 from hf_bioner.models import cache_argument
 
 # Cache layers whose rows can be joined by left-padding their keys and values.
-JOINABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+JOINABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer", "InPlaceLayer",
+                   "InPlaceSlidingWindowLayer")  # fmt: skip
 # Sharing a prompt beginning shorter than this saves less than it costs to copy the cache.
 MIN_SHARED_TOKENS = 8
 # The place of a finished row in the batch until the batch is compacted (:meth:`_compacts`).
@@ -193,9 +194,9 @@ class AllowedTokenDecoder:
         if prefill_dtype is not None and prefill_dtype != self.head.weight.dtype:
             self.prefill_body = step_copy(model, self.body, prefill_dtype)
         # Whether rows read apart can share one cache (joined by left padding).
-        from transformers import DynamicCache
+        from hf_bioner.decoding.kv_cache import decoding_cache
 
-        self.joinable = plain_layers(DynamicCache(config=model.config))
+        self.joinable = plain_layers(decoding_cache(model.config))
 
     def _run(self, cache, body=None, every_position: bool = False, **inputs):
         """The decoder's last hidden state per row (or, with ``every_position``, the hidden
@@ -282,10 +283,9 @@ class AllowedTokenDecoder:
         """Read ``rows`` in one batch: the first ``shared`` tokens once, then every row's own
         rest, left-padded (:meth:`_read_prompts` returns)."""
         import torch
-        from transformers import DynamicCache
 
         device = self.model.device
-        cache = DynamicCache(config=self.model.config)
+        cache = self._new_cache()
         if shared:
             shared_ids = torch.tensor([rows[0][:shared]], device=device)
             self._run(cache, self.prefill_body, input_ids=shared_ids)
@@ -304,6 +304,19 @@ class AllowedTokenDecoder:
         return hidden, cache, attention, positions[:, -1] + 1, shared
 
     refill = False  # whether a finished row's place goes to the next waiting row at once
+    in_place_cache = True  # steps write into the cache in place (kv_cache); False: transformers'
+
+    def _new_cache(self):
+        """An empty cache for a batch: :func:`~hf_bioner.decoding.kv_cache.decoding_cache`,
+        or transformers' ``DynamicCache`` (which copies it at every step) without
+        :attr:`in_place_cache` (``benchmarks/cache_speed.py`` compares the two)."""
+        from transformers import DynamicCache
+
+        from hf_bioner.decoding.kv_cache import decoding_cache
+
+        if self.in_place_cache:
+            return decoding_cache(self.model.config)
+        return DynamicCache(config=self.model.config)
 
     def generate(
         self,
