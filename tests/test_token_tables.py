@@ -44,7 +44,7 @@ def test_every_allowed_token_is_in_its_table_row(tokenizer, text, names):
     tags = TagTokens.of(VocabularyIndex.of(tokenizer), names)
     machine = InlineAutomaton(text, names)
     end_ids = [tokenizer.eos_token_id]
-    copies, tag_ends = text_candidates(machine.text, table, tags, end_ids)
+    copies, tag_ends = (r.rows() for r in text_candidates(machine.text, table, tags, end_ids))
     tag_rows = [set(row) for row in tags.rows]
     rng = random.Random(0)
     checked = {"copy": 0, "inside": 0}
@@ -132,7 +132,8 @@ def test_text_rows_hold_every_piece_of_the_text(tokenizer, text, names):
     table = TokenTable.of(tokenizer)
     tags = TagTokens.of(VocabularyIndex.of(tokenizer), names)
     data = InlineAutomaton(text, names).text
-    copies, tag_ends = text_candidates(data, table, tags, [tokenizer.eos_token_id])
+    found = text_candidates(data, table, tags, [tokenizer.eos_token_id])
+    copies, tag_ends = (rows.rows() for rows in found)
     for p in range(len(data)):
         pieces = [data[p:q] for q in range(p + 1, len(data) + 1)]
         expected_copies = [i for piece in pieces
