@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from common import as_predictions, eval_units, save_result
+from common import add_model_argument, as_predictions, eval_units, save_result
 
 from hf_bioner.decoding.allowed_tokens import AllowedTokenDecoder
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import BioNerPipeline
 from hf_bioner.scoring import score
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "hf_bioner" / "default_model"
 SETTINGS = {"dynamic-cache": False, "in-place-cache": True}  # AllowedTokenDecoder.in_place_cache
 
 
@@ -45,8 +43,7 @@ def tag(tagger, units: list[dict], batch_size: int) -> list[list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL),
-                        help="an hf-bioner train output folder (default: the bundled model)")  # fmt: skip
+    add_model_argument(parser)
     parser.add_argument("--name", default="cpu-1core", help="result: cache_speed_<name>.json")
     parser.add_argument("--data-dir")
     parser.add_argument("--english", type=int, default=200, help="NCBI-disease test sentences")

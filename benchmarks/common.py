@@ -28,6 +28,15 @@ def save_result(name: str, payload: dict) -> Path:
     return path
 
 
+def add_model_argument(parser) -> None:
+    """The optional ``model`` argument of a script that times a trained model: a train
+    output folder, by default the bundled model."""
+    from hf_bioner.pipeline import DEFAULT_MODEL
+
+    parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL),
+                        help="an hf-bioner train output folder (default: the bundled model)")  # fmt: skip
+
+
 def teacher_forced_seconds(model, tokenizer, texts: list[str], batch_size: int) -> float:
     """Seconds for forward passes over whole texts (prompt + gold answer), shortest together,
     batched like generation: the floor for any decoder that must emit those answers. The

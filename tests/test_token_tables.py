@@ -81,6 +81,7 @@ def test_a_plain_row_looks_up_the_rows_its_state_would(tiny_base):
     prompts = [instruction(text, type_set("ncbi_disease"), "inline", "short")
                for text, _ in SENTENCES]  # fmt: skip
     batch = decoder._start(prompts, SENTENCES, None)
+    decoder._prepare(batch, [], list(range(len(prompts))), len(prompts))  # every row staged
     table = decoder.table
     rng = random.Random(0)
     plain = 0
@@ -246,3 +247,55 @@ def test_hub_kernels_are_off_unless_asked_for(tiny_base):
     assert model.use_kernels is False
     model, _tokenizer = load_base(tiny_base, use_kernels=True)
     assert model.use_kernels is True
+
+
+def test_rows_staged_a_few_batches_at_a_time_give_the_same_answers(tiny_base, corpus_records,
+                                                                   monkeypatch):  # fmt: skip
+    """Thirty short real English and Chinese sentences in refilling batches of 4, their
+    candidate tables built a batch's worth at a time (a type set first met in a later stage
+    added then), so rows of an earlier stage are still running when the next is built: the
+    answers are those of the allowed-tokens decoder, which builds no tables; every row was
+    staged and, while in the table, its rows are where its offsets say (checked apart, so a
+    stale offset shows where it happens, not only where it changes an answer); and the stages
+    whose rows had all finished left the table, so it never held more than a few stages."""
+    import hf_bioner.decoding.token_tables as token_tables
+    from hf_bioner.decoding.generation import end_token_ids
+
+    monkeypatch.setattr(token_tables, "STAGE_BATCHES", 1)
+
+    class StageCounting(token_tables.TableDecoder):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.held = []  # stages in the table after each staging
+
+        def _stage(self, batch, oldest, count):
+            super()._stage(batch, oldest, count)
+            self.held.append(len(batch.stages))
+            self.batch = batch
+            for row in range(batch.stages[0][0], batch.staged):  # every row in the table
+                copies, tag_ends = self._text_rows(batch.machines[row])
+                for rows, first in ((copies, batch.copy_offsets[row]),
+                                    (tag_ends, batch.tag_end_offsets[row])):  # fmt: skip
+                    table = batch.table.text_ids[first : first + rows.count].tolist()
+                    assert [[i for i in r if i >= 0] for r in table] == rows.rows()
+
+    model, tokenizer = _tiny("llama", tiny_base, bonus=1.5)
+    rows = []
+    for corpus, split in (("ncbi_disease", "test"), ("cmeee", "dev")):
+        short = [r["text"] for r in corpus_records(corpus, split) if len(r["text"]) <= 80]
+        rows += [(text, type_set(corpus)) for text in short[:15]]
+    assert len(rows) == 30
+    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
+    constraints = [(text, types.names) for text, types in rows]
+    decoder = StageCounting(model, tokenizer, end_token_ids(model, tokenizer))
+    answers = {
+        name: generate_answers(
+            model, tokenizer, prompts, batch_size=4, constraints=constraints, decoder=chosen
+        )  # fmt: skip
+        for name, chosen in (("staged", decoder), ("allowed-tokens", "allowed-tokens"))
+    }
+    assert answers["staged"] == answers["allowed-tokens"]
+    assert sum("</" in answer.text for answer in answers["staged"]) >= 3
+    assert decoder.batch.staged == len(rows)
+    assert len(decoder.held) == 8  # 30 rows, 4 at a time
+    assert max(decoder.held) <= 3 < len(decoder.held)

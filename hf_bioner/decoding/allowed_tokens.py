@@ -347,6 +347,7 @@ class AllowedTokenDecoder:
             while waiting or active:
                 if not active:
                     active = [waiting.pop() for _ in range(min(size, len(waiting)))]
+                    self._prepare(batch, [], active, size)
                     rows = [batch.prompt_ids[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(
                         rows, budgets=[batch.budgets[i] for i in active]
@@ -370,6 +371,7 @@ class AllowedTokenDecoder:
                                                          attention, position)  # fmt: skip
                 joining = self._joining(batch, waiting, len(active), size, cache, attention)
                 if joining:
+                    self._prepare(batch, active, joining, size)
                     rows = [batch.prompt_ids[i] for i in joining]
                     new_hidden, new_cache, new_attention, new_position, _ = self._read_prompts(
                         rows, share=False, budgets=[batch.budgets[i] for i in joining]
@@ -441,6 +443,11 @@ class AllowedTokenDecoder:
         return hidden, attention, position + 1
 
     # ------------------------------------------------------------------ the per-row work
+
+    def _prepare(self, batch: Batch, active: list[int], rows: list[int], size: int) -> None:
+        """Make ``rows`` ready to be read into a batch of ``size`` places now holding
+        ``active`` (nothing to do here; :class:`~hf_bioner.decoding.token_tables.TableDecoder`
+        builds their candidate tables)."""
 
     def _start(self, prompts, constraints, max_new_tokens) -> Batch:
         """Each row's automaton, prompt tokens and budget."""

@@ -89,6 +89,7 @@ class InPlaceSlidingWindowLayer(DynamicSlidingWindowLayer):
             self.lazy_initialization(key_states, value_states)
         used = self.keys.shape[-2] if self.keys.numel() else 0
         if self.record_past or used + key_states.shape[-2] > self.sliding_window - 1:
+            self.buffers = None  # transformers' update from here on: free the buffer
             return super().update(key_states, value_states, *args, **kwargs)
         self.cumulative_length += key_states.shape[-2]
         return append_in_place(self, key_states, value_states)

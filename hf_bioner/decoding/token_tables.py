@@ -9,7 +9,7 @@ walking once per prompt instead, and checks a token or two per row and step:
 - **Tables.** While an answer copies its sentence, the tokens it may write from byte ``p``
   are those spelling ``text[p:q]`` for some ``q``, those starting a tag (``<``, ``</``,
   ``<Dis`` ...) and those that end the copied text and start a tag in one token (``" <"``).
-  :func:`text_candidates` lists them for every ``p`` of a sentence when its batch starts;
+  :func:`text_candidates` lists them for every ``p`` of a sentence when its row is staged;
   inside a tag, the tokens that agree with the rest of some tag of the type set (and anything
   after it) are one table row per type set (:class:`TagTokens`). These are *supersets* of
   the allowed tokens: the automaton's rules on where tags may go are left to the check.
@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hf_bioner.decoding.allowed_tokens import (
+    FINISHED,
     AllowedTokenDecoder,
     Batch,
     _best_allowed,
@@ -48,6 +49,9 @@ from hf_bioner.decoding.allowed_tokens import (
 from hf_bioner.decoding.automaton import MAX_DEPTH, InlineAutomaton, State, TokenTable
 
 RANKED = 4  # candidates of each row tried against its automaton before the exact path
+# Batches' worth of rows whose candidate tables are built at once: a table holds about two
+# stages, as it held the 8 batches of rows a decoder was handed before stages.
+STAGE_BATCHES = 4
 TEXT_CACHE_SIZE = 4096  # sentences whose copy candidates are kept (a sentence is often
 # prompted once per type set, in the same batch or the next)
 
@@ -280,16 +284,35 @@ def dense_rows(parts: Sequence[RaggedRows]):
 
 
 class CandidateTable:
-    """The candidate rows of one batch on the model's device, in two padded columns: text
-    rows (what a row may write from a byte of its sentence: copies, or the end of a tag and
-    then text) and tag rows. A step's lookup is a pair of row numbers per row (:meth:`gather`)."""
+    """The candidate rows of a batch's staged rows on the model's device, in two padded
+    columns: text rows (what a row may write from a byte of its sentence: copies, or the end
+    of a tag and then text) and tag rows. A step's lookup is a pair of row numbers per row
+    (:meth:`gather`). Rows come a stage at a time (:meth:`add`), and the text rows of stages
+    whose rows have all finished leave then, so a call of thousands of prompts holds the
+    tables of about two stages (the rows still running, and the next)."""
 
-    def __init__(self, text: Sequence[RaggedRows], tags: Sequence[RaggedRows], device):
-        text_ids, self.text_bases = dense_rows(text)
-        tag_ids, self.tag_bases = dense_rows(tags)
-        self.text_ids = text_ids.to(device)
-        self.tag_ids = tag_ids.to(device)
+    def __init__(self, device):
+        import torch
+
+        self.text_ids = torch.full((0, 1), -1, dtype=torch.long, device=device)
+        self.tag_ids = torch.full((0, 1), -1, dtype=torch.long, device=device)
         self.device = self.text_ids.device
+
+    def add(self, text: Sequence[RaggedRows], tags: Sequence[RaggedRows], drop: int = 0
+            ) -> tuple[list[int], list[int]]:  # fmt: skip
+        """Drop the first ``drop`` text rows, then append ``text`` and ``tags`` (each part's
+        rows one after another). Returns the table row of each part's first row."""
+        text_ids, text_bases = dense_rows(text)
+        tag_ids, tag_bases = dense_rows(tags)
+        kept, tag_rows = len(self.text_ids) - drop, len(self.tag_ids)
+        # The rows kept lose the padding columns only dropped rows needed (a step gathers
+        # every column of its rows).
+        kept_ids = self.text_ids[drop:]
+        if drop and len(kept_ids):
+            kept_ids = kept_ids[:, : max(int((kept_ids >= 0).sum(1).max()), 1)]
+        self.text_ids = _stacked(kept_ids, text_ids.to(self.device))
+        self.tag_ids = _stacked(self.tag_ids, tag_ids.to(self.device))
+        return [kept + base for base in text_bases], [tag_rows + base for base in tag_bases]
 
     def lookup(self, pairs: Sequence[int]):
         """The flat ``(text row, tag row)`` pairs of a step as one ``[rows, 2]`` tensor on the
@@ -302,6 +325,16 @@ class CandidateTable:
         import torch
 
         return torch.cat([self.text_ids[index[:, 0]], self.tag_ids[index[:, 1]]], dim=1)
+
+
+def _stacked(top, bottom):
+    """Two padded id tables one above the other, padded with -1 to the wider."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(top.shape[1], bottom.shape[1])
+    return torch.cat([F.pad(top, (0, width - top.shape[1]), value=-1),
+                      F.pad(bottom, (0, width - bottom.shape[1]), value=-1)])  # fmt: skip
 
 
 class TableDecoder(AllowedTokenDecoder):
@@ -340,32 +373,52 @@ class TableDecoder(AllowedTokenDecoder):
         return self.tag_cache[names]
 
     def _start(self, prompts, constraints, max_new_tokens) -> TableBatch:
-        """The batch's rows, and its candidate table on the model's device: text rows (every
-        sentence's copy rows, then its tag-end rows, one per byte) and the tag rows of every
-        type set."""
+        """The batch's rows, with an empty candidate table on the model's device: rows are
+        staged into it as they are about to be read (:meth:`_prepare`)."""
         base = super()._start(prompts, constraints, max_new_tokens)
-        texts = [self._text_rows(machine) for machine in base.machines]
-        names = list(dict.fromkeys(tuple(machine.types) for machine in base.machines))
-        table = CandidateTable([*(copies for copies, _ in texts),
-                                *(tag_ends for _, tag_ends in texts)],
-                               [self._tag_rows(key) for key in names],
-                               self.head.weight.device)  # fmt: skip
-        rows = len(base.machines)
-        tag_base = dict(zip(names, table.tag_bases, strict=True))
-        batch = TableBatch(
-            machines=base.machines,
-            prompt_ids=base.prompt_ids,
-            budgets=base.budgets,
-            table=table,
-            copy_offsets=table.text_bases[:rows],
-            tag_end_offsets=table.text_bases[rows:],
-            tag_offsets=[tag_base[tuple(machine.types)] for machine in base.machines],
-            tag_at=[self.index.tags(machine.types).at for machine in base.machines],
-            flags=[tag_flags(machine) for machine in base.machines],
+        return TableBatch(machines=base.machines, prompt_ids=base.prompt_ids,
+                          budgets=base.budgets, table=CandidateTable(self.head.weight.device))  # fmt: skip
+
+    def _prepare(self, batch: TableBatch, active: list[int], rows: list[int], size: int) -> None:
+        """Stage the rows up to the last of ``rows`` (about to be read), :data:`STAGE_BATCHES`
+        batches' worth at a time; rows before the first live one (in ``active`` or ``rows``)
+        have all finished, so the stages that hold only such rows leave the table."""
+        live = [row for row in (*active, *rows) if row != FINISHED]
+        while batch.staged <= max(rows):
+            self._stage(batch, min(live), STAGE_BATCHES * size)
+
+    def _stage(self, batch: TableBatch, oldest: int, count: int) -> None:
+        """Add the next ``count`` rows to the candidate table: text rows (every sentence's
+        copy rows, then its tag-end rows, one per byte) and the tag rows of type sets not yet
+        in it; drop the text rows of the stages that end at or before row ``oldest``."""
+        start = batch.staged
+        end = min(start + count, len(batch.machines))
+        machines = batch.machines[start:end]
+        drop = 0
+        while batch.stages and batch.stages[0][1] <= oldest:
+            drop += batch.stages.pop(0)[2]
+        if drop:  # the rows of the stages kept now start ``drop`` rows higher in the table
+            for row in range(batch.stages[0][0] if batch.stages else start, start):
+                batch.copy_offsets[row] -= drop
+                batch.tag_end_offsets[row] -= drop
+        texts = [self._text_rows(machine) for machine in machines]
+        names = [tuple(machine.types) for machine in machines]
+        new_names = [key for key in dict.fromkeys(names) if key not in batch.tag_base]
+        text_bases, tag_bases = batch.table.add(
+            [*(copies for copies, _ in texts), *(tag_ends for _, tag_ends in texts)],
+            [self._tag_rows(key) for key in new_names],
+            drop,
         )
-        for row in range(rows):
+        batch.stages.append((start, end, sum(c.count + t.count for c, t in texts)))
+        batch.tag_base.update(zip(new_names, tag_bases, strict=True))
+        batch.copy_offsets += text_bases[: len(machines)]
+        batch.tag_end_offsets += text_bases[len(machines) :]
+        batch.tag_offsets += [batch.tag_base[key] for key in names]
+        batch.tag_at += [self.index.tags(key).at for key in names]
+        batch.flags += [tag_flags(machine) for machine in machines]
+        batch.staged = end
+        for row in range(start, end):
             self._settle(batch, row, batch.states[row])
-        return batch
 
     # ------------------------------------------------------------------ plain copies
     # Most steps of most rows copy their sentence outside any tag being written. Such a row
@@ -548,6 +601,9 @@ class TableBatch(Batch):
     moves it by (0: none chosen)."""
 
     table: CandidateTable | None = None
+    staged: int = 0  # rows 0 .. staged - 1 are in the table
+    stages: list[tuple[int, int, int]] = field(default_factory=list)  # (first row, end, text rows)
+    tag_base: dict[tuple[str, ...], int] = field(default_factory=dict)  # type set -> tag row
     copy_offsets: list[int] = field(default_factory=list)
     tag_end_offsets: list[int] = field(default_factory=list)
     tag_offsets: list[int] = field(default_factory=list)
