@@ -416,7 +416,6 @@ class TableDecoder(AllowedTokenDecoder):
         batch.tag_offsets += [batch.tag_base[key] for key in names]
         batch.tag_at += [self.index.tags(key).at for key in names]
         batch.flags += [tag_flags(machine) for machine in machines]
-        batch.staged = end
         for row in range(start, end):
             self._settle(batch, row, batch.states[row])
 
@@ -601,7 +600,6 @@ class TableBatch(Batch):
     moves it by (0: none chosen)."""
 
     table: CandidateTable | None = None
-    staged: int = 0  # rows 0 .. staged - 1 are in the table
     stages: list[tuple[int, int, int]] = field(default_factory=list)  # (first row, end, text rows)
     tag_base: dict[tuple[str, ...], int] = field(default_factory=dict)  # type set -> tag row
     copy_offsets: list[int] = field(default_factory=list)
@@ -615,6 +613,12 @@ class TableBatch(Batch):
     stack: list[tuple[str, ...]] = field(init=False)
     plain_tags: list[tuple[int, int, int, int] | None] = field(init=False)
     copied: list[int] = field(init=False)
+
+    @property
+    def staged(self) -> int:
+        """How many rows (the first ones) have been added to the table: the end of the last
+        stage (stages leave the table only after a later one came)."""
+        return self.stages[-1][1] if self.stages else 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
