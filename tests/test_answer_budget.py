@@ -100,6 +100,12 @@ def _tag_happy(model, tokenizer, bonus: float = 100.0):
     return model.eval()
 
 
+def _prompted(rows, style: str = "full") -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The prompts and constraints of ``(sentence, type set)`` rows, as decoders take them."""
+    return ([instruction(text, types, "inline", style) for text, types in rows],
+            [(text, types.names) for text, types in rows])  # fmt: skip
+
+
 def _tiny(architecture: str, tiny_base: str, bonus: float = 100.0):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -121,8 +127,7 @@ def test_a_spent_budget_still_copies_the_whole_sentence(tiny_base, architecture)
     model, tokenizer = _tiny(architecture, tiny_base)
     sets = {lang: type_set(corpus) for lang, (corpus, _) in DENSE.items()}
     rows = [(DENSE[lang][1], sets[lang]) for lang in DENSE] + [("A", sets["en"])]
-    prompts = [instruction(text, types, "inline") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+    prompts, constraints = _prompted(rows)
     runs = {
         decoder: generate_answers(
             model,

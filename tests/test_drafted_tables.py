@@ -9,9 +9,8 @@ from hf_bioner.decoding import generate_answers
 from hf_bioner.decoding.automaton import token_bytes
 from hf_bioner.decoding.drafted_tables import CopyPlan, DraftedTableDecoder, draft_length
 from hf_bioner.decoding.generation import end_token_ids
-from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _tiny
+from tests.test_answer_budget import _prompted, _tiny
 
 
 def _copying(model, tokenizer, per_byte: float):
@@ -46,8 +45,7 @@ def test_drafts_change_no_answer_and_save_forward_passes(tiny_base, corpus_recor
     model, tokenizer = _tiny(architecture, tiny_base, bonus=4.0)
     model = _copying(model, tokenizer, per_byte=1.0)
     rows = _rows(corpus_records)
-    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+    prompts, constraints = _prompted(rows, "short")
     drafted = DraftedTableDecoder(model, tokenizer, end_token_ids(model, tokenizer))
     runs = {
         name: generate_answers(
@@ -102,9 +100,8 @@ def test_rows_are_tokenized_again_only_off_their_plans(tiny_base, corpus_records
             return drafts
 
     decoder = Counting(model, tokenizer, end_token_ids(model, tokenizer))
-    generate_answers(model, tokenizer,
-                     [instruction(text, types, "inline", "short") for text, types in rows],
-                     batch_size=5, constraints=[(text, types.names) for text, types in rows],
+    prompts, constraints = _prompted(rows, "short")
+    generate_answers(model, tokenizer, prompts, batch_size=5, constraints=constraints,
                      decoder=decoder)  # fmt: skip
     assert len(rows) <= Counting.planned < Counting.drafting / 2, (
         Counting.planned,

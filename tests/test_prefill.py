@@ -11,9 +11,8 @@ from hf_bioner.decoding import generate_answers
 from hf_bioner.decoding.allowed_tokens import prefill_groups
 from hf_bioner.decoding.generation import end_token_ids
 from hf_bioner.decoding.token_tables import TableDecoder
-from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _tiny
+from tests.test_answer_budget import _prompted, _tiny
 
 
 def test_groups_cut_where_padding_costs_more_than_a_pass():
@@ -54,8 +53,7 @@ def test_prompts_read_in_groups_give_the_answers_of_one_batch(tiny_base, corpus_
         types = type_set(corpus)
         rows += [(record["text"], types) for record in corpus_records(corpus, split)[:6]]
     rows.append(("p<0.05.", type_set("bc5cdr")))
-    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+    prompts, constraints = _prompted(rows, "short")
     runs, decoders = {}, {}
     for name, pass_tokens in (("grouped", 16), ("at once", 10**9)):
         monkeypatch.setitem(allowed_tokens.GROUP_PASS_TOKENS, "cpu", pass_tokens)

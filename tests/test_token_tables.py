@@ -13,7 +13,7 @@ from hf_bioner.decoding.token_tables import TagTokens, VocabularyIndex, text_can
 from hf_bioner.models import PACKAGED_MODELS
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _tiny
+from tests.test_answer_budget import _prompted, _tiny
 
 # Sentences with what makes tables hard: text holding "<" (two readings), Chinese (a token
 # may end inside a character), nested types, digits and brackets.
@@ -218,8 +218,7 @@ def test_token_tables_write_the_answers_of_allowed_tokens(tiny_base, corpus_reco
         for record in corpus_records(corpus, split)[:6]:
             rows.append((record["text"], types))
     rows.append(("p<0.05 in breast cancer.", type_set("bc5cdr")))
-    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+    prompts, constraints = _prompted(rows, "short")
     # Each row's own budget (from its sentence): rows end at different steps, so waiting rows
     # join the new decoder's batch (13 times on the Gemma model when this was written).
     runs = {
@@ -285,8 +284,7 @@ def test_rows_staged_a_few_batches_at_a_time_give_the_same_answers(tiny_base, co
         short = [r["text"] for r in corpus_records(corpus, split) if len(r["text"]) <= 80]
         rows += [(text, type_set(corpus)) for text in short[:15]]
     assert len(rows) == 30
-    prompts = [instruction(text, types, "inline", "short") for text, types in rows]
-    constraints = [(text, types.names) for text, types in rows]
+    prompts, constraints = _prompted(rows, "short")
     decoder = StageCounting(model, tokenizer, end_token_ids(model, tokenizer))
     answers = {
         name: generate_answers(
