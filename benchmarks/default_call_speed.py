@@ -6,14 +6,20 @@ same documents in one run, with the same generator loaded once:
 
 ``before``
     the call as it was: the ``allowed-tokens`` decoder, batches of 16 sentences, prompts read
-    in the model's dtype (fp32), the selector as saved (LoRA unmerged, bf16 autocast where
-    bf16 is fast);
+    in the model's dtype (fp32), the selector as saved (LoRA unmerged), and one-token steps
+    and the selector in bf16 by the rule of the time (:func:`bf16_then`: a CPU with AMX or
+    AVX-512 BF16), else in the model's dtype;
 ``token-tables``
     today's default with the decoder that was the default before copy drafts;
 ``after``
     today's default: the ``drafted-tables`` decoder, the device's batch size
-    (:func:`hf_bioner.device.tag_batch_size`), prompts read in bf16 where bf16 is fast, the
-    selector merged and cast to bf16 there;
+    (:func:`hf_bioner.device.tag_batch_size`), prompts and steps in bf16 where bf16 is fast
+    (steps on int8 projections where only int8 dot products are), the selector merged and
+    cast to the prompts' dtype;
+``int8``
+    today's default with everything in int8 (``step_dtype="int8"``: prompts too, and the
+    selector): faster on a CPU without AMX, at some accuracy (see
+    :func:`hf_bioner.decoding.prefill_dtype`);
 ``every-set``
     today's default with every trained type set of a sentence's language prompted, none
     skipped as covered (``corpus=`` naming all the model's corpora): for English,
@@ -31,8 +37,8 @@ two settings' seconds.
     today's default with another selector (e.g. one retrained in a new input format) in place
     of the model's own, loaded as the pipeline loads one (merged, bf16 where bf16 is fast).
 
-``--settings`` runs only the named ones of ``before``, ``token-tables``, ``after`` and
-``every-set``.
+``--settings`` runs only the named ones of ``before``, ``token-tables``, ``after``,
+``int8`` and ``every-set``.
 
 ``code at REV`` (with ``--before-code DIR``)
     the default call of the code as it was at an earlier revision (a ``git worktree`` of it in
@@ -68,13 +74,22 @@ from hf_bioner.scoring import score
 CORPORA = (("ncbi_disease", "test"), ("cmeee", "dev"))
 CODE_BEFORE = "code_before"  # the setting --before-code adds
 OTHER_SELECTOR = "selector"  # the setting --selector adds
-SETTINGS = ("before", "token-tables", "after", "every-set")
+SETTINGS = ("before", "token-tables", "after", "int8", "every-set")
 
 
 def revision(folder: str) -> str:
     """The commit a worktree is at (what --before-code measured)."""
     return subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+def bf16_then() -> bool:
+    """Whether the call as it was ran its steps and selector in bf16 on this CPU: the rule of
+    the time took AVX-512 BF16 as fast as AMX (``hf_bioner.device.cpu_has_bf16`` now asks
+    for AMX: without it bf16 was measured slower than fp32)."""
+    from hf_bioner.device import cpu_flags
+
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
 def documents(corpus: str, split: str, data_dir: str | None, count: int) -> list[dict]:
@@ -183,20 +198,32 @@ def main() -> None:
     import torch
 
     from hf_bioner.device import tag_batch_size
+    from hf_bioner.quantization import INT8
     from hf_bioner.schema import type_set
     from hf_bioner.selector import EntitySelector
 
     model, tokenizer, _config = load_trained(args.model, merge=True)
-    before = BioNerPipeline(model=model, tokenizer=tokenizer,
-                            selector=EntitySelector.load(f"{args.model}/selector"))  # fmt: skip
+    old_selector = EntitySelector.load(f"{args.model}/selector")
+    old_selector.config.bf16 = bf16_then()
+    before = BioNerPipeline(model=model, tokenizer=tokenizer, selector=old_selector)
     after = BioNerPipeline(model=model, tokenizer=tokenizer)
+    int8_throughout = after
+    if "int8" in args.settings.split(","):  # its own selector, in int8
+        int8_selector = EntitySelector.load(f"{args.model}/selector").for_inference(INT8)
+        int8_throughout = BioNerPipeline(model=model, tokenizer=tokenizer, selector=int8_selector)
     settings = {
         "before": (
             before,
-            {"decoder": "allowed-tokens", "prefill_dtype": "model", "decode_batch_size": 16},
+            {
+                "decoder": "allowed-tokens",
+                "prefill_dtype": "model",
+                "decode_batch_size": 16,
+                "step_dtype": "bfloat16" if bf16_then() else "model",
+            },
         ),
         "token-tables": (after, {"decoder": "token-tables"}),
         "after": (after, {}),
+        "int8": (int8_throughout, {"step_dtype": "int8"}),
         "every-set": (after, {"corpus": list(after.type_sets)}),
     }
     chosen = args.settings.split(",")
@@ -229,6 +256,7 @@ def main() -> None:
             print(CODE_BEFORE, corpus, results[CODE_BEFORE][corpus], flush=True)
     ratios = speedups(results, "before", "after")
     every_set_ratios = speedups(results, "every-set", "after")
+    int8_ratios = speedups(results, "before", "int8")
     code_ratios = speedups(results, CODE_BEFORE, "after")
     selector_ratios = {
         name: speedups(results, name, OTHER_SELECTOR) for name in (CODE_BEFORE, "after")
@@ -244,6 +272,8 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(),
             "documents_per_call": 1 if args.per_call else "all",
             "after_batch_size": tag_batch_size(after.device),
+            "after_step_dtype": str(after._step_dtype("auto") or model.dtype),
+            "before_bf16": bf16_then(),
             "after_prompts_per_call": after._batch_size,
             "data": sizes,
             **{k: results[headline]["ncbi_disease"][k] for k in ("precision", "recall", "f1")},
@@ -252,6 +282,7 @@ def main() -> None:
             "seconds_per_document": pooled,
             **({"speedup_before_over_after": ratios} if ratios else {}),
             **({"slowdown_every_set_over_after": every_set_ratios} if every_set_ratios else {}),
+            **({"speedup_before_over_int8": int8_ratios} if int8_ratios else {}),
             **(
                 {
                     "selector": args.selector,

@@ -19,7 +19,7 @@ import time
 
 from common import as_predictions, entity_keys, eval_units, save_result, tag_records
 
-from hf_bioner.decoding import step_dtype
+from hf_bioner.decoding import prefill_dtype, step_dtype
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import BioNerPipeline
@@ -38,7 +38,7 @@ def main() -> None:
 
     model, tokenizer, config = load_trained(args.model, merge=True)
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
-    steps = step_dtype(model, "auto")
+    steps, prompts = step_dtype(model, "auto"), prefill_dtype(model, "auto")
     results, sizes = {}, {}
     for corpus in args.corpora.split(","):
         records, sizes[corpus] = eval_units(corpus, args.data_dir, args.limit)
@@ -47,7 +47,7 @@ def main() -> None:
         direct = predict_records(model, tokenizer, records, config["scheme"], args.batch_size,
                                  constrained=config["scheme"] == "inline",
                                  prompt_style=config.get("prompt_style", "full"),
-                                 step_dtype=steps, prefill_dtype=steps)["predictions"]  # fmt: skip
+                                 step_dtype=steps, prefill_dtype=prompts)["predictions"]  # fmt: skip
         direct_s = time.perf_counter() - started
         started = time.perf_counter()
         found = tag_records(tagger, records, decode_batch_size=args.batch_size)

@@ -604,15 +604,15 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument(
         "--batch-size",
         type=int,
-        help="sentences decoded side by side (default: 256 on a GPU, 64 on a CPU with bf16 "
-        "units, else 16)",
+        help="sentences decoded side by side (default: 256 on a GPU, 64 on a CPU with AMX or "
+        "int8 dot products, else 16)",
     )
     tag.add_argument("--device", help="cpu, cuda or cuda:N (default: the first GPU, else the CPU)")
     tag.add_argument("--use-kernels", dest="use_kernels", action="store_true",
                      help=USE_KERNELS_HELP)  # fmt: skip
     tag.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                      help="load the model in this dtype (bfloat16: faster generation on GPUs "
-                     "and CPUs with bf16 units; default: as saved)")  # fmt: skip
+                     "and CPUs with AMX; default: as saved)")  # fmt: skip
     tag.add_argument("--chunk-size", type=int, default=64,
                      help="documents read, tagged and written at a time")  # fmt: skip
     tag.add_argument("--no-selector", action="store_true",

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hf_bioner.device import bf16_is_fast
+from hf_bioner.device import bf16_is_fast, int8_is_fast
 from hf_bioner.formats import read_jsonl
 from tests.conftest import FIXTURE_CORPORA, REPO
 from tests.known_answers import whole_sentence_tagger
@@ -50,7 +50,8 @@ def test_a_cut_short_evaluation_reuses_what_it_tagged(known_model, tmp_path, mon
     assert [r["predicted"] for r in rows] == whole
     assert (first["precision"], first["recall"], first["f1"]) == (0.0, 0.0, 0.0)
     # --step-dtype auto: the pipeline's choice on this machine, recorded per row and overall.
-    steps = "bfloat16" if bf16_is_fast(False) else "float32"  # the known model is fp32
+    # The known model is fp32: bf16 steps with AMX, int8 projections with VNNI alone.
+    steps = "bfloat16" if bf16_is_fast(False) else "qint8" if int8_is_fast(False) else "float32"
     assert {r["step_dtype"] for r in rows} == {steps} and first["step_dtype"] == [steps]
 
     # A run killed while writing its second row: one whole row, then half a line. The whole

@@ -101,7 +101,9 @@ def test_bad_options_fail_clearly(tagger):
         tagger(ENGLISH, colour="red")
     with pytest.raises(BioNerInputError, match="decoder must be one of"):
         tagger(ENGLISH, decoder="beam")
-    with pytest.raises(BioNerInputError, match="step_dtype must be 'auto', 'model' or a torch"):
+    with pytest.raises(
+        BioNerInputError, match="step_dtype must be 'auto', 'model', 'int8' or a torch"
+    ):
         tagger(ENGLISH, step_dtype="float99")
     with pytest.raises(BioNerInputError, match="the text is empty"):
         tagger("   ")

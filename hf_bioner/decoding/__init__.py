@@ -22,6 +22,7 @@ from hf_bioner.decoding.generation import (
     end_token_ids,
     generate,
     generate_answers,
+    prefill_dtype,
     step_dtype,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "end_token_ids",
     "generate",
     "generate_answers",
+    "prefill_dtype",
     "step_dtype",
 ]

@@ -546,10 +546,14 @@ def _join_caches(cache, attention, new_cache, new_attention):
 
 
 def step_copy(model, body, dtype):
-    """A copy of the decoder in ``dtype``, made once per model and dtype (kept on the model)."""
+    """A copy of the decoder in ``dtype`` (``torch.qint8``: with int8 projections,
+    :func:`~hf_bioner.quantization.int8_copy`), made once per model and dtype (kept on the
+    model)."""
+    from hf_bioner.quantization import INT8, int8_copy
+
     copies = model.__dict__.setdefault("_hf_bioner_step_bodies", {})
     if dtype not in copies:
-        copies[dtype] = copy.deepcopy(body).to(dtype)
+        copies[dtype] = int8_copy(body) if dtype == INT8 else copy.deepcopy(body).to(dtype)
     return copies[dtype]
 
 
