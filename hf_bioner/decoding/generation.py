@@ -94,6 +94,11 @@ def step_dtype(model, name: str = "auto"):
     if name == "model":
         return None
     if str(name) in INT8_NAMES:
+        if model.device.type != "cpu":
+            raise BioNerInputError(
+                f"step_dtype='int8' runs on a CPU only, not on {model.device.type}: "
+                "use 'auto' (bf16 on a GPU that supports it)"
+            )
         return INT8
     dtype = getattr(torch, str(name).removeprefix("torch."), None)
     if not isinstance(dtype, torch.dtype):
