@@ -42,6 +42,9 @@ def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], 
     options = {"step_dtype": "auto", **(options or {})}  # decoder, step and prefill dtypes
     steps = tagger._step_dtype(options["step_dtype"])
     steps_name = str(steps or tagger.model.dtype).removeprefix("torch.")
+    # Prompts as the pipeline reads them: "auto" steps in int8 read prompts in full precision.
+    prompts = tagger._prefill_dtype(options.get("prefill_dtype") or options["step_dtype"])
+    prompts_name = str(prompts or tagger.model.dtype).removeprefix("torch.")
     todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
     for start in range(0, len(todo), CHUNK_UNITS):
         chunk = todo[start : start + CHUNK_UNITS]
@@ -54,7 +57,7 @@ def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], 
             row = {**record, "predicted": as_predictions(result["entities"]),
                    "output": answer["answer"],
                    "problems": answer["problems"], "cut": answer["cut"], "seconds": seconds,
-                   "step_dtype": steps_name}  # fmt: skip
+                   "step_dtype": steps_name, "prefill_dtype": prompts_name}  # fmt: skip
             rows[record["id"]] = row
             if sink is not None:
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -132,10 +135,12 @@ def main() -> None:
         "--step-dtype",
         default="auto",
         help="dtype of the constrained one-token steps: auto (as the pipeline on this machine: "
-        "bf16 for an fp32 model where bf16 is fast), model (the model's own), or a dtype name",
+        "bf16 for an fp32 model where bf16 is fast, int8 steps on a CPU with VNNI and no AMX), "
+        "model (the model's own), int8, or a dtype name",
     )
     parser.add_argument("--prefill-dtype",
-                        help="dtype the prompts are read in (default: as --step-dtype)")  # fmt: skip
+                        help="dtype the prompts are read in (default: as --step-dtype, but "
+                        "never int8 under auto)")  # fmt: skip
     parser.add_argument("--decoder", help="a decoder of hf_bioner.decoding.DECODERS "
                         "(default: the pipeline's)")  # fmt: skip
     args = parser.parse_args()

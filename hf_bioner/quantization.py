@@ -102,8 +102,12 @@ def quantize_projections(module: torch.nn.Module) -> int:
 
 def int8_copy(body: torch.nn.Module) -> torch.nn.Module:
     """A copy of a decoder ``body`` with int8 projections; its input embeddings are shared
-    with ``body``, not copied (for Gemma 3, 262k x 640 floats)."""
-    embeddings = body.get_input_embeddings()
-    twin = copy.deepcopy(body, memo={id(embeddings.weight): embeddings.weight})
+    with ``body``, not copied (for Gemma 3, 262k x 640 floats), and ``body`` is unchanged."""
+    # The projections' weights are shared too: the copy's linear layers only live until
+    # their int8 twins replace them, so copying their floats would only raise the peak.
+    shared = [embeddings.weight for embeddings in [body.get_input_embeddings()]]
+    shared += [module.weight for name, module in body.named_modules()
+               if isinstance(module, torch.nn.Linear) and name.endswith("_proj")]  # fmt: skip
+    twin = copy.deepcopy(body, memo={id(weight): weight for weight in shared})
     quantize_projections(twin)
     return twin

@@ -102,7 +102,7 @@ def test_bad_options_fail_clearly(tagger):
     with pytest.raises(BioNerInputError, match="decoder must be one of"):
         tagger(ENGLISH, decoder="beam")
     with pytest.raises(
-        BioNerInputError, match="step_dtype must be 'auto', 'model', 'int8' or a torch"
+        BioNerInputError, match="step_dtype must be 'auto', 'model', 'int8' or a float dtype"
     ):
         tagger(ENGLISH, step_dtype="float99")
     with pytest.raises(BioNerInputError, match="the text is empty"):

@@ -84,26 +84,25 @@ def step_dtype(model, name: str = "auto"):
 
     from hf_bioner.quantization import INT8, INT8_NAMES
 
+    on_cpu = model.device.type == "cpu"
     if name == "auto":
         if model.dtype != torch.float32:
             return None
-        cuda = model.device.type == "cuda"
-        if bf16_is_fast(cuda):
+        if bf16_is_fast(model.device.type == "cuda"):
             return torch.bfloat16
-        return INT8 if int8_is_fast(cuda) else None
+        return INT8 if on_cpu and int8_is_fast(False) else None
     if name == "model":
         return None
-    if str(name) in INT8_NAMES:
-        if model.device.type != "cpu":
-            raise BioNerInputError(
-                f"step_dtype='int8' runs on a CPU only, not on {model.device.type}: "
-                "use 'auto' (bf16 on a GPU that supports it)"
-            )
-        return INT8
-    dtype = getattr(torch, str(name).removeprefix("torch."), None)
-    if not isinstance(dtype, torch.dtype):
+    name = str(name).removeprefix("torch.")
+    dtype = INT8 if name in INT8_NAMES else getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_floating_point or dtype == INT8):
         raise BioNerInputError(
-            f"step_dtype must be 'auto', 'model', 'int8' or a torch dtype, not {name!r}"
+            f"step_dtype must be 'auto', 'model', 'int8' or a float dtype, not {name!r}"
+        )
+    if dtype == INT8 and not on_cpu:
+        raise BioNerInputError(
+            f"step_dtype='int8' runs on a CPU only, not on {model.device.type}: "
+            "use 'auto' (bf16 on a GPU that supports it)"
         )
     return dtype
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hf_bioner.corpora import held_out_records, load_records, tuning_split
-from hf_bioner.decoding import step_dtype
+from hf_bioner.decoding import prefill_dtype, step_dtype
 from hf_bioner.inference import predict_records
 from hf_bioner.model_format import type_sets_from_config
 from hf_bioner.models import load_trained, load_trained_config
@@ -101,7 +101,8 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
     out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
                           progress=True, constrained=config["scheme"] == "inline",
                           prompt_style=config.get("prompt_style", "full"),
-                          step_dtype=step_dtype(model))  # fmt: skip
+                          step_dtype=step_dtype(model),
+                          prefill_dtype=prefill_dtype(model))  # fmt: skip
     del model
     gc.collect()
     return out["predictions"]

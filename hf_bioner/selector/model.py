@@ -185,7 +185,10 @@ class EntitySelector:
         if isinstance(self.backbone, PeftModel):
             self.backbone = self.backbone.merge_and_unload()
         if dtype == INT8:
-            quantize_projections(self.backbone)
+            if self.device.type != "cpu" or not quantize_projections(self.backbone):
+                raise BioNerInputError(
+                    "an int8 selector needs a CPU and a backbone with *_proj projections"
+                )
         elif dtype is not None:
             self.backbone.to(dtype)
         if dtype is not None:
