@@ -30,6 +30,7 @@ run it where you tag.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 from common import save_result
@@ -48,27 +49,21 @@ def layer_in(fmt: str, linears: dict):
     """A function running one layer's projections in ``fmt`` on ``{input name: tensor}``."""
     import torch
 
-    from hf_bioner.quantization import Int8Linear, TokenQuantizer
+    from hf_bioner.quantization import quantize_projections
 
-    if fmt == "int8":
-        attention, mlp = TokenQuantizer(3), TokenQuantizer(2)
-        shared = {"q_proj": attention, "k_proj": attention, "v_proj": attention,
-                  "gate_proj": mlp, "up_proj": mlp}  # fmt: skip
-        layers = {n: Int8Linear(linear, shared.get(n)) for n, linear in linears.items()}
+    layers = copy.deepcopy(torch.nn.ModuleDict(linears))
+    dtype = torch.bfloat16 if fmt == "bf16" else torch.float32
+    if fmt == "int8":  # converted as a model's are: q/k/v and gate/up share their input's
+        quantize_projections(layers)
     elif fmt == "int8-per-batch":
-        dynamic = torch.ao.quantization.quantize_dynamic
-        qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-        layers = {n: dynamic(torch.nn.Sequential(linear), {torch.nn.Linear: qconfig})
-                  for n, linear in linears.items()}  # fmt: skip
+        torch.ao.quantization.quantize_dynamic(
+            layers, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
+            inplace=True,
+        )  # fmt: skip
     else:
-        dtype = torch.bfloat16 if fmt == "bf16" else torch.float32
-        layers = {n: torch.nn.Linear(*linear.weight.shape[::-1], bias=False).to(dtype)
-                  for n, linear in linears.items()}  # fmt: skip
-        for n, layer in layers.items():
-            layer.weight.data.copy_(linears[n].weight.data)
+        layers.to(dtype)
 
     def run(inputs: dict) -> dict:
-        dtype = torch.bfloat16 if fmt == "bf16" else torch.float32
         return {n: layer(inputs[n].to(dtype)) for n, layer in layers.items()}
 
     return run

@@ -21,7 +21,7 @@ from hf_bioner.schema import BioNerInputError
 # bf16 is slow. On a GPU one step of a 270M model is bound by kernel launches until the batch
 # holds hundreds of rows (issue 24: 49 ms a step at batch 16).
 CPU_TAG_BATCH = 16
-CPU_BF16_TAG_BATCH = 64
+CPU_FAST_TAG_BATCH = 64  # with AMX (measured above); with int8 steps too (not compared to 16)
 GPU_TAG_BATCH = 256
 # Training rows per step: 8 on a CPU (measured, train_speed_recipe.json); more on a GPU,
 # where a step of 8 rows left it idle (2,319 tokens/s at batch 16).
@@ -102,7 +102,7 @@ def tag_batch_size(device) -> int:
     """Rows per generation batch on ``device`` (see :data:`CPU_TAG_BATCH` and the rest)."""
     if getattr(device, "type", str(device)).startswith("cuda"):
         return GPU_TAG_BATCH
-    return CPU_BF16_TAG_BATCH if cpu_has_bf16() or int8_is_fast(False) else CPU_TAG_BATCH
+    return CPU_FAST_TAG_BATCH if cpu_has_bf16() or cpu_has_int8_dot() else CPU_TAG_BATCH
 
 
 def train_batch_size(cuda: bool) -> int:

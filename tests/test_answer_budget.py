@@ -106,6 +106,15 @@ def _prompted(rows, style: str = "full") -> tuple[list[str], list[tuple[str, lis
             [(text, types.names) for text, types in rows])  # fmt: skip
 
 
+def _answers_by(model, tokenizer, rows, batch_size: int, decoders: dict) -> dict:
+    """The short-prompt answers of ``(sentence, type set)`` rows by each of ``decoders``
+    (name -> a decoder name or instance), in batches of ``batch_size``."""
+    prompts, constraints = _prompted(rows, "short")
+    return {name: generate_answers(model, tokenizer, prompts, batch_size=batch_size,
+                                   constraints=constraints, decoder=decoder)
+            for name, decoder in decoders.items()}  # fmt: skip
+
+
 def _tiny(architecture: str, tiny_base: str, bonus: float = 100.0):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -10,7 +10,7 @@ from hf_bioner.decoding.automaton import token_bytes
 from hf_bioner.decoding.drafted_tables import CopyPlan, DraftedTableDecoder, draft_length
 from hf_bioner.decoding.generation import end_token_ids
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _prompted, _tiny
+from tests.test_answer_budget import _answers_by, _prompted, _tiny
 
 
 def _copying(model, tokenizer, per_byte: float):
@@ -45,14 +45,9 @@ def test_drafts_change_no_answer_and_save_forward_passes(tiny_base, corpus_recor
     model, tokenizer = _tiny(architecture, tiny_base, bonus=4.0)
     model = _copying(model, tokenizer, per_byte=1.0)
     rows = _rows(corpus_records)
-    prompts, constraints = _prompted(rows, "short")
     drafted = DraftedTableDecoder(model, tokenizer, end_token_ids(model, tokenizer))
-    runs = {
-        name: generate_answers(
-            model, tokenizer, prompts, batch_size=5, constraints=constraints, decoder=decoder
-        )  # fmt: skip
-        for name, decoder in (("token-tables", "token-tables"), ("drafted", drafted))
-    }
+    runs = _answers_by(model, tokenizer, rows, 5,
+                       {"token-tables": "token-tables", "drafted": drafted})  # fmt: skip
     assert runs["drafted"] == runs["token-tables"]
     assert sum("</" in answer.text for answer in runs["drafted"]) >= 5
     # About a quarter to a third of the drafted tokens were kept when this was written.

@@ -7,13 +7,12 @@ import random
 
 import pytest
 
-from hf_bioner.decoding import generate_answers
 from hf_bioner.decoding.automaton import InlineAutomaton, TokenTable, next_tokens
 from hf_bioner.decoding.token_tables import TagTokens, VocabularyIndex, text_candidates
 from hf_bioner.models import PACKAGED_MODELS
 from hf_bioner.prompts import instruction
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _prompted, _tiny
+from tests.test_answer_budget import _answers_by, _tiny
 
 # Sentences with what makes tables hard: text holding "<" (two readings), Chinese (a token
 # may end inside a character), nested types, digits and brackets.
@@ -218,15 +217,10 @@ def test_token_tables_write_the_answers_of_allowed_tokens(tiny_base, corpus_reco
         for record in corpus_records(corpus, split)[:6]:
             rows.append((record["text"], types))
     rows.append(("p<0.05 in breast cancer.", type_set("bc5cdr")))
-    prompts, constraints = _prompted(rows, "short")
     # Each row's own budget (from its sentence): rows end at different steps, so waiting rows
     # join the new decoder's batch (13 times on the Gemma model when this was written).
-    runs = {
-        decoder: generate_answers(
-            model, tokenizer, prompts, batch_size=5, constraints=constraints, decoder=decoder
-        )  # fmt: skip
-        for decoder in ("token-tables", "allowed-tokens")
-    }
+    runs = _answers_by(model, tokenizer, rows, 5,
+                       {name: name for name in ("token-tables", "allowed-tokens")})  # fmt: skip
     lengths = {len(answer.text) for answer in runs["allowed-tokens"]}
     assert len(lengths) > 10  # rows of many lengths: they finish at different steps
     assert runs["token-tables"] == runs["allowed-tokens"]
@@ -284,14 +278,9 @@ def test_rows_staged_a_few_batches_at_a_time_give_the_same_answers(tiny_base, co
         short = [r["text"] for r in corpus_records(corpus, split) if len(r["text"]) <= 80]
         rows += [(text, type_set(corpus)) for text in short[:15]]
     assert len(rows) == 30
-    prompts, constraints = _prompted(rows, "short")
     decoder = StageCounting(model, tokenizer, end_token_ids(model, tokenizer))
-    answers = {
-        name: generate_answers(
-            model, tokenizer, prompts, batch_size=4, constraints=constraints, decoder=chosen
-        )  # fmt: skip
-        for name, chosen in (("staged", decoder), ("allowed-tokens", "allowed-tokens"))
-    }
+    answers = _answers_by(model, tokenizer, rows, 4,
+                          {"staged": decoder, "allowed-tokens": "allowed-tokens"})  # fmt: skip
     assert answers["staged"] == answers["allowed-tokens"]
     assert sum("</" in answer.text for answer in answers["staged"]) >= 3
     assert decoder.batch.staged == len(rows)
