@@ -40,11 +40,9 @@ def tag_units(tagger, records, batch_size, constrained, saved: dict[str, dict], 
     rows = {r["id"]: saved[r["id"]] for r in records
             if r["id"] in saved and saved[r["id"]]["text"] == r["text"]}  # fmt: skip
     options = {"step_dtype": "auto", **(options or {})}  # decoder, step and prefill dtypes
-    steps = tagger._step_dtype(options["step_dtype"])
-    steps_name = str(steps or tagger.model.dtype).removeprefix("torch.")
-    # Prompts as the pipeline reads them: "auto" steps in int8 read prompts in full precision.
-    prompts = tagger._prefill_dtype(options.get("prefill_dtype") or options["step_dtype"])
-    prompts_name = str(prompts or tagger.model.dtype).removeprefix("torch.")
+    steps, prompts = tagger._dtypes(options["step_dtype"], options.get("prefill_dtype"))
+    steps_name, prompts_name = (str(dtype or tagger.model.dtype).removeprefix("torch.")
+                                for dtype in (steps, prompts))  # fmt: skip
     todo = sorted((r for r in records if r["id"] not in rows), key=lambda r: len(r["text"]))
     for start in range(0, len(todo), CHUNK_UNITS):
         chunk = todo[start : start + CHUNK_UNITS]

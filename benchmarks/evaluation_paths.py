@@ -19,7 +19,7 @@ import time
 
 from common import as_predictions, entity_keys, eval_units, save_result, tag_records
 
-from hf_bioner.decoding import prefill_dtype, step_dtype
+from hf_bioner.decoding import step_dtype
 from hf_bioner.inference import predict_records
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import BioNerPipeline
@@ -38,7 +38,7 @@ def main() -> None:
 
     model, tokenizer, config = load_trained(args.model, merge=True)
     tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
-    steps, prompts = step_dtype(model, "auto"), prefill_dtype(model, "auto")
+    steps = prompts = step_dtype(model, "auto")  # prompts read as the pipeline reads them
     results, sizes = {}, {}
     for corpus in args.corpora.split(","):
         records, sizes[corpus] = eval_units(corpus, args.data_dir, args.limit)

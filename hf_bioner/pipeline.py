@@ -48,7 +48,6 @@ from hf_bioner.decoding import (
     REFILL_BATCHES,
     check_decoder,
     generate_answers,
-    prefill_dtype,
     step_dtype,
 )
 from hf_bioner.device import tag_batch_size
@@ -233,14 +232,13 @@ class BioNerPipeline(ChunkPipeline):
         if self._batch_size is None:  # transformers' default (1) would decode one row at a time
             self._batch_size = REFILL_BATCHES * tag_batch_size(self.device)
         # One device for every part: the selector scores where the generator generates. A
-        # selector the pipeline loaded itself is made ready for scoring (merged, bf16 where
-        # bf16 is fast); one passed in is used as it is. It reads whole sentences, as prompts
-        # are read, so it takes the prompts' dtype: never int8 unless asked (in int8 it lost
-        # 0.4 F1 on 300 CMeEE dev records for 1.17x, a scratch comparison).
+        # selector the pipeline loaded itself is made ready for scoring (merged, and in the
+        # dtype the generator reads prompts in: bf16 where bf16 is fast, smoothed int8 where
+        # only int8 dot products are); one passed in is used as it is.
         if self.selector is not None:
             self.selector.to(self.device)
             if isinstance(selector, str | Path):  # "auto" or a folder: loaded here
-                self.selector.for_inference(self._prefill_dtype("auto"))
+                self.selector.for_inference(self._step_dtype("auto"))
         logger.info("bio-ner pipeline on %s", self.device)
 
     def __call__(self, inputs, **kwargs):
@@ -395,9 +393,12 @@ class BioNerPipeline(ChunkPipeline):
         """The dtype of the one-token decoding steps (:func:`hf_bioner.decoding.step_dtype`)."""
         return step_dtype(self.model, name)
 
-    def _prefill_dtype(self, name: str):
-        """The dtype prompts are read in (:func:`hf_bioner.decoding.prefill_dtype`)."""
-        return prefill_dtype(self.model, name)
+    def _dtypes(self, step_dtype: str | None, prefill_dtype: str | None) -> tuple:
+        """The dtypes of the one-token steps and of the prompts, from a call's options:
+        prompts are read as the steps run unless ``prefill_dtype`` says otherwise, and both
+        follow the machine's rule (``"auto"``) unless named."""
+        steps = self._step_dtype(step_dtype or "auto")
+        return steps, self._step_dtype(prefill_dtype or step_dtype or "auto")
 
     # ------------------------------------------------------------------ preprocess
 
@@ -518,10 +519,7 @@ class BioNerPipeline(ChunkPipeline):
         constraints = None
         if constrained:
             constraints = [(u["sentence"], u["type_set"].names) for u in units]
-        steps = self._step_dtype(step_dtype or "auto")
-        # Prompts are read as the steps run unless asked (step_dtype="model" is then full
-        # precision throughout), except that "auto" never reads them in int8.
-        prefill = self._prefill_dtype(prefill_dtype or step_dtype or "auto")
+        steps, prefill = self._dtypes(step_dtype, prefill_dtype)
         return generate_answers(
             self.model,
             self.tokenizer,

@@ -18,11 +18,24 @@ Both sides are quantized symmetrically, each with the scale its outliers need:
 Projections that read the same tensor (a layer's query, key and value; the MLP's gate and up
 projections) share one quantization of it (:class:`TokenQuantizer`). The language-model head
 is never converted: the decoders score a few candidate rows of it in full precision.
+
+A few input channels of a transformer's projections run 10-100x larger than the rest, in
+every token, and a per-token scale sized for them leaves the other channels few levels. With
+``ranges`` (each channel's largest magnitude, :func:`activation_ranges` over a few
+calibration texts), each projection reads its input divided per channel by a smoothing
+factor and its weights multiplied by it, the same product (SmoothQuant, Xiao et al. 2023):
+the activations' outliers shrink, the weights' columns grow, both quantize better. On the
+bundled model, teacher-forced, it halved the error of the last hidden state (NCBI-disease
+0.131 to 0.073, CMeEE 0.092 to 0.046, relative to fp32) calibrated on the four sample
+abstracts alone.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -33,20 +46,29 @@ INT8_NAMES = ("int8", "qint8")
 
 # The groups of projections that read the same input, by the child names transformers uses.
 SHARED_INPUTS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+# How much of an input channel's range the smoothing moves into the weights: SmoothQuant's
+# default, 0.5, splits it evenly.
+SMOOTHING_ALPHA = 0.5
+# Texts whose token ids calibrate the ranges: the package's English and Chinese sample
+# abstracts (a change to them changes an int8 model's numerics).
+CALIBRATION_TEXTS = Path(__file__).parent / "data" / "sample_abstracts.jsonl"
 
 
 class TokenQuantizer:
     """Quantizes an input to int8 with one scale per token, once for the ``readers``
     projections that read that same tensor; after the last of them it lets go of it."""
 
-    def __init__(self, readers: int = 1):
+    def __init__(self, readers: int = 1, smoothing: torch.Tensor | None = None):
         self.readers = readers
+        self.smoothing = smoothing
         self._source, self._left = None, 0
         self._quantized: tuple = ()
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x is not self._source or self._left == 0:
             flat = x.reshape(-1, x.shape[-1]).float()
+            if self.smoothing is not None:
+                flat = flat / self.smoothing
             scales = flat.abs().amax(1, keepdim=True).clamp_(min=1e-12).div_(127)
             self._quantized = (flat.div(scales).round_().to(torch.int8), scales)
             self._source, self._left = x, self.readers
@@ -63,14 +85,16 @@ class Int8Linear(torch.nn.Module):
 
     def __init__(self, linear: torch.nn.Linear, quantizer: TokenQuantizer | None = None):
         super().__init__()
+        self.quantizer = quantizer or TokenQuantizer()
         weight = linear.weight.detach().float()
+        if self.quantizer.smoothing is not None:
+            weight = weight * self.quantizer.smoothing
         scale = weight.abs().amax(1).clamp(min=1e-12) / 127
         # Kept transposed (a column-major view): the layout torch._int_mm takes.
         self.register_buffer("weight_q", (weight / scale[:, None]).round().to(torch.int8).t())
         self.register_buffer("weight_scale", scale)
         self.bias = linear.bias
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.quantizer = quantizer or TokenQuantizer()
 
     def forward(self, x):
         values, scales = self.quantizer(x)
@@ -83,31 +107,85 @@ class Int8Linear(torch.nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
 
 
-def quantize_projections(module: torch.nn.Module) -> int:
+def projections(module: torch.nn.Module) -> dict[str, torch.nn.Linear]:
+    """Every linear layer of ``module`` named ``*_proj``, by its qualified name."""
+    return {name: child for name, child in module.named_modules()
+            if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
+
+
+def calibration_ids(tokenizer) -> list[list[int]]:
+    """The token ids of each :data:`CALIBRATION_TEXTS` text."""
+    lines = CALIBRATION_TEXTS.read_text(encoding="utf-8").splitlines()
+    return [tokenizer(json.loads(line)["text"])["input_ids"] for line in lines if line.strip()]
+
+
+def activation_ranges(
+    module: torch.nn.Module, texts: Sequence[list[int]]
+) -> dict[str, torch.Tensor]:
+    """The largest magnitude each input channel of each projection of ``module`` takes while
+    it reads ``texts`` (token ids, one text per forward pass), by projection name."""
+    ranges: dict[str, torch.Tensor] = {}
+
+    def record(name):
+        def hook(_module, args):
+            seen = args[0].detach().reshape(-1, args[0].shape[-1]).abs().amax(0).float()
+            ranges[name] = torch.maximum(ranges[name], seen) if name in ranges else seen
+
+        return hook
+
+    hooks = [layer.register_forward_pre_hook(record(name))
+             for name, layer in projections(module).items()]  # fmt: skip
+    device = next(module.parameters()).device
+    try:
+        with torch.no_grad():
+            for ids in texts:
+                module(input_ids=torch.tensor([ids], device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return ranges
+
+
+def smoothing(activation_range: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per input channel, what the input is divided by and the weights of its readers
+    multiplied by: ``range ** alpha / weight range ** (1 - alpha)``."""
+    weight_range = torch.stack([w.detach().abs().amax(0).float() for w in weights]).amax(0)
+    alpha = SMOOTHING_ALPHA
+    return (activation_range.clamp(min=1e-5) ** alpha
+            / weight_range.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)  # fmt: skip
+
+
+def quantize_projections(module: torch.nn.Module,
+                         ranges: dict[str, torch.Tensor] | None = None) -> int:  # fmt: skip
     """Replace, in place, every linear layer of ``module`` named ``*_proj`` (a transformer's
-    attention and MLP projections; not a head) by its :class:`Int8Linear`. Returns how many."""
+    attention and MLP projections; not a head) by its :class:`Int8Linear`, smoothed where
+    ``ranges`` (:func:`activation_ranges` of ``module``) has its input. Returns how many."""
     converted = 0
-    for parent in list(module.modules()):
-        children = dict(parent.named_children())
-        shared: dict[str, TokenQuantizer] = {}
-        for group in SHARED_INPUTS:
-            if all(name in children for name in group):
-                shared.update(dict.fromkeys(group, TokenQuantizer(len(group))))
-        for name, child in children.items():
-            if isinstance(child, torch.nn.Linear) and name.endswith("_proj"):
-                setattr(parent, name, Int8Linear(child, shared.get(name)))
+    for prefix, parent in list(module.named_modules()):
+        children = {name: child for name, child in parent.named_children()
+                    if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
+        groups = [group for group in SHARED_INPUTS if all(name in children for name in group)]
+        groups += [(name,) for name in children if not any(name in g for g in groups)]
+        for group in groups:
+            seen = (ranges or {}).get(f"{prefix}.{group[0]}" if prefix else group[0])
+            factors = None if seen is None else smoothing(seen, [children[n].weight for n in group])
+            quantizer = TokenQuantizer(len(group), factors)
+            for name in group:
+                setattr(parent, name, Int8Linear(children[name], quantizer))
                 converted += 1
     return converted
 
 
-def int8_copy(body: torch.nn.Module) -> torch.nn.Module:
-    """A copy of a decoder ``body`` with int8 projections; its input embeddings are shared
-    with ``body``, not copied (for Gemma 3, 262k x 640 floats), and ``body`` is unchanged."""
+def int8_copy(body: torch.nn.Module, calibration: Sequence[list[int]] = ()) -> torch.nn.Module:
+    """A copy of a decoder ``body`` with int8 projections, smoothed by the ranges its inputs
+    take on the ``calibration`` texts (token ids; none: not smoothed); its input embeddings
+    are shared with ``body``, not copied (for Gemma 3, 262k x 640 floats), and ``body`` is
+    unchanged."""
+    ranges = activation_ranges(body, calibration) if calibration else None
     # The projections' weights are shared too: the copy's linear layers only live until
     # their int8 twins replace them, so copying their floats would only raise the peak.
     shared = [embeddings.weight for embeddings in [body.get_input_embeddings()]]
-    shared += [module.weight for name, module in body.named_modules()
-               if isinstance(module, torch.nn.Linear) and name.endswith("_proj")]  # fmt: skip
+    shared += [layer.weight for layer in projections(body).values()]
     twin = copy.deepcopy(body, memo={id(weight): weight for weight in shared})
-    quantize_projections(twin)
+    quantize_projections(twin, ranges)
     return twin

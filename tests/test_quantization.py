@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from hf_bioner.quantization import INT8, Int8Linear, TokenQuantizer, int8_copy
+from hf_bioner.quantization import (
+    INT8,
+    Int8Linear,
+    TokenQuantizer,
+    activation_ranges,
+    calibration_ids,
+    int8_copy,
+    quantize_projections,
+)
 from tests.test_constrained import _tiny_gemma
 
 
@@ -90,6 +98,64 @@ def test_an_int8_copy_converts_every_projection_shares_the_embeddings_and_keeps_
     assert cosine.min() > 0.99, cosine
 
 
+def test_smoothing_moves_an_outlier_channel_into_the_weights():
+    """Tokens whose channel 3 is 100x the others (a transformer's outlier channel): quantized
+    per token as they are, the other channels keep few levels; divided by the smoothing
+    factors (weights multiplied by them, the same product) the error falls several-fold."""
+    import copy
+
+    import torch
+
+    layers = torch.nn.ModuleDict({"up_proj": _linear()})
+    torch.manual_seed(2)
+    x = torch.randn(32, 64)
+    x[:, 3] *= 100
+    plain, smoothed = copy.deepcopy(layers), copy.deepcopy(layers)
+    assert (
+        quantize_projections(plain)
+        == quantize_projections(smoothed, {"up_proj": x.abs().amax(0)})
+        == 1
+    )
+    assert plain.up_proj.quantizer.smoothing is None
+    assert smoothed.up_proj.quantizer.smoothing.shape == (64,)
+    with torch.no_grad():
+        want = layers.up_proj(x)
+        errors = [(q.up_proj(x) - want).norm() / want.norm() for q in (plain, smoothed)]
+    assert errors[1] < errors[0] / 4, errors
+
+
+def test_a_calibrated_int8_copy_smooths_every_projection_of_a_real_model():
+    """The ranges of a tiny Gemma 3 read on the calibration texts (the package's English and
+    Chinese sample abstracts) cover every projection with one value per input channel; the
+    copy made with them smooths each shared input once (q/k/v one factor vector) and stays
+    close to fp32."""
+    import torch
+
+    model, tokenizer = _tiny_gemma(4096)
+    body = model.get_decoder()
+    texts = calibration_ids(tokenizer)
+    assert len(texts) == 4 and all(len(ids) > 10 for ids in texts)
+    ranges = activation_ranges(body, texts)
+    layer = body.layers[0]
+    linears = {"self_attn.q_proj": layer.self_attn.q_proj, "self_attn.o_proj": layer.self_attn.o_proj,
+               "mlp.gate_proj": layer.mlp.gate_proj, "mlp.down_proj": layer.mlp.down_proj}  # fmt: skip
+    for name, linear in linears.items():
+        assert ranges[f"layers.0.{name}"].shape == (linear.in_features,)
+        assert (ranges[f"layers.0.{name}"] > 0).all()
+    assert len(ranges) == 7 * len(body.layers)
+    twin = int8_copy(body, texts)
+    attention = twin.layers[0].self_attn
+    assert attention.q_proj.quantizer is attention.v_proj.quantizer
+    assert attention.q_proj.quantizer.smoothing is not None
+    assert twin.layers[0].mlp.down_proj.quantizer.smoothing is not None
+    ids = tokenizer(["Breast cancer and aspirin."], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        want = body(input_ids=ids).last_hidden_state
+        got = twin(input_ids=ids).last_hidden_state
+    cosine = torch.nn.functional.cosine_similarity(got, want, dim=-1)
+    assert cosine.min() > 0.99, cosine
+
+
 def test_int8_is_a_step_dtype_by_name():
     import torch
 
@@ -106,13 +172,13 @@ def test_int8_is_a_step_dtype_by_name():
 
 
 def test_the_cpu_rule_takes_bf16_with_amx_int8_with_vnni_alone(monkeypatch):
-    """Which CPU gets which steps and prompts, by its flags: AMX bf16 (measured fast), int8 where only
-    VNNI is there (an Intel Xeon with AVX-512 BF16 but no AMX: bf16 was slower than fp32),
-    the model's own dtype where neither is."""
+    """Which CPU gets which steps (and prompts, read in the same dtype), by its flags: AMX
+    bf16 (measured fast), int8 where only VNNI is there (an Intel Xeon with AVX-512 BF16 but
+    no AMX: bf16 was slower than fp32), the model's own dtype where neither is."""
     import torch
 
     import hf_bioner.device as device
-    from hf_bioner.decoding import prefill_dtype, step_dtype
+    from hf_bioner.decoding import step_dtype
 
     model, _ = _tiny_gemma(4096)
     expected = {
@@ -126,26 +192,30 @@ def test_the_cpu_rule_takes_bf16_with_amx_int8_with_vnni_alone(monkeypatch):
     for flags, dtype in expected.items():
         monkeypatch.setattr(device, "cpu_flags", lambda flags=flags: flags)
         assert step_dtype(model, "auto") == dtype, sorted(flags)
-        # Prompts are read in bf16 where the steps are, never in int8 unless asked by name.
-        assert prefill_dtype(model, "auto") == (None if dtype is INT8 else dtype)
-        assert prefill_dtype(model, "int8") is INT8
     assert step_dtype(model.to(torch.bfloat16), "auto") is None  # not an fp32 model
 
 
-def test_int8_steps_tag_real_sentences_as_full_precision_does(corpus_records):
-    """The bundled model on 24 NCBI-disease test sentences, steps on int8 projections after
-    prompts read in full precision, against full precision throughout: nearly the same
-    entities (on the whole test set, generator alone, int8 prompts and steps scored F1 85.0
-    against 85.0: eval_int8-check-{int8,model}-ncbi_disease.json)."""
+def test_int8_tags_real_sentences_as_full_precision_does(corpus_records):
+    """The bundled model on 24 NCBI-disease test sentences, prompts and steps on smoothed
+    int8 projections (the default on a CPU without AMX), against full precision throughout:
+    nearly the same entities (on the whole test set, generator alone, F1 84.75 against 85.04:
+    eval_int8-smooth-int8-ncbi_disease.json, eval_int8-check-model-ncbi_disease.json). The
+    pipeline reads prompts as its steps run unless told otherwise, and its own selector
+    scores in the same dtype."""
     from transformers import pipeline
 
     import hf_bioner  # noqa: F401  (registers the bio-ner task)
+    from hf_bioner.decoding import step_dtype
 
     tagger = pipeline("bio-ner", device="cpu")
+    assert tagger._dtypes("int8", None) == (INT8, INT8)
+    assert tagger._dtypes("int8", "model") == (INT8, None)
+    auto = step_dtype(tagger.model, "auto")
+    assert tagger._dtypes(None, None) == (auto, auto)
+    selector_projection = tagger.selector.backbone.layers[0].mlp.down_proj
+    assert isinstance(selector_projection, Int8Linear) == (auto is INT8)
     texts = [r["text"] for r in corpus_records("ncbi_disease", "test")[:24]]
-    # int8 steps after prompts read in full precision: the default on a CPU without AMX.
-    settings = {"int8": {"step_dtype": "int8", "prefill_dtype": "model"},
-                "model": {"step_dtype": "model"}}  # fmt: skip
+    settings = {"int8": {"step_dtype": "int8"}, "model": {"step_dtype": "model"}}
     runs = {
         name: tagger(texts, corpus="ncbi_disease", use_selector=False, **options)
         for name, options in settings.items()
@@ -155,4 +225,5 @@ def test_int8_steps_tag_real_sentences_as_full_precision_does(corpus_records):
              for dtype, run in runs.items()}  # fmt: skip
     assert len(found["model"]) >= 20
     shared = found["int8"] & found["model"]
-    assert len(shared) >= 0.95 * max(len(found["int8"]), len(found["model"])), found
+    # 37 of 39 here (int8 prompts drop two); at most a tenth may differ on so few sentences.
+    assert len(shared) >= 0.9 * max(len(found["int8"]), len(found["model"])), found

@@ -22,7 +22,6 @@ from hf_bioner.decoding.generation import (
     end_token_ids,
     generate,
     generate_answers,
-    prefill_dtype,
     step_dtype,
 )
 
@@ -36,6 +35,5 @@ __all__ = [
     "end_token_ids",
     "generate",
     "generate_answers",
-    "prefill_dtype",
     "step_dtype",
 ]

@@ -189,10 +189,10 @@ class AllowedTokenDecoder:
         self.sliding_window = getattr(text_config, "sliding_window", None)
         self.step_body = self.body
         if step_dtype is not None and step_dtype != self.head.weight.dtype:
-            self.step_body = step_copy(model, self.body, step_dtype)
+            self.step_body = step_copy(model, self.body, step_dtype, tokenizer)
         self.prefill_body = self.body
         if prefill_dtype is not None and prefill_dtype != self.head.weight.dtype:
-            self.prefill_body = step_copy(model, self.body, prefill_dtype)
+            self.prefill_body = step_copy(model, self.body, prefill_dtype, tokenizer)
         # Whether rows read apart can share one cache (joined by left padding).
         from hf_bioner.decoding.kv_cache import decoding_cache
 
@@ -545,15 +545,18 @@ def _join_caches(cache, attention, new_cache, new_attention):
                       F.pad(new_attention, (width - new_attention.shape[1], 0))])  # fmt: skip
 
 
-def step_copy(model, body, dtype):
-    """A copy of the decoder in ``dtype`` (``torch.qint8``: with int8 projections,
-    :func:`~hf_bioner.quantization.int8_copy`), made once per model and dtype (kept on the
-    model)."""
-    from hf_bioner.quantization import INT8, int8_copy
+def step_copy(model, body, dtype, tokenizer):
+    """A copy of the decoder in ``dtype`` (``torch.qint8``: with int8 projections smoothed on
+    the calibration texts, :func:`~hf_bioner.quantization.int8_copy`), made once per model and
+    dtype (kept on the model)."""
+    from hf_bioner.quantization import INT8, calibration_ids, int8_copy
 
     copies = model.__dict__.setdefault("_hf_bioner_step_bodies", {})
     if dtype not in copies:
-        copies[dtype] = int8_copy(body) if dtype == INT8 else copy.deepcopy(body).to(dtype)
+        if dtype == INT8:
+            copies[dtype] = int8_copy(body, calibration_ids(tokenizer))
+        else:
+            copies[dtype] = copy.deepcopy(body).to(dtype)
     return copies[dtype]
 
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hf_bioner.corpora import held_out_records, load_records, tuning_split
-from hf_bioner.decoding import prefill_dtype, step_dtype
+from hf_bioner.decoding import step_dtype
 from hf_bioner.inference import predict_records
 from hf_bioner.model_format import type_sets_from_config
 from hf_bioner.models import load_trained, load_trained_config
@@ -98,11 +98,11 @@ def tag_with_generator(job: SelectorJob, records: list[Record]) -> list[list[dic
     """The generator's entities for each record (constrained decoding when it can), with the
     pipeline's decoding steps on this machine, so calibration sees what users will get."""
     model, tokenizer, config = load_trained(job.generator, merge=True)
+    dtype = step_dtype(model)  # the prompts' and the steps' (the pipeline's rule)
     out = predict_records(model, tokenizer, records, config["scheme"], job.batch_size,
                           progress=True, constrained=config["scheme"] == "inline",
                           prompt_style=config.get("prompt_style", "full"),
-                          step_dtype=step_dtype(model),
-                          prefill_dtype=prefill_dtype(model))  # fmt: skip
+                          step_dtype=dtype, prefill_dtype=dtype)  # fmt: skip
     del model
     gc.collect()
     return out["predictions"]

@@ -176,16 +176,25 @@ class EntitySelector:
         """Ready for scoring only: the LoRA merged into the backbone (no adapter matmuls) and,
         with ``dtype`` (bf16 where it is fast), the backbone cast to it instead of autocast
         (1.9x faster on an AMX CPU; probabilities within 0.006 on a BC5CDR sentence), or with
-        ``torch.qint8`` its projections in int8 (:mod:`hf_bioner.quantization`). A selector
+        ``torch.qint8`` its projections in int8 (:mod:`hf_bioner.quantization`), smoothed by
+        the ranges its inputs take on the calibration texts. A selector
         made so can no longer be trained or saved."""
         from peft import PeftModel
 
-        from hf_bioner.quantization import INT8, quantize_projections
+        from hf_bioner.quantization import (
+            INT8,
+            activation_ranges,
+            calibration_ids,
+            quantize_projections,
+        )
 
         if isinstance(self.backbone, PeftModel):
             self.backbone = self.backbone.merge_and_unload()
         if dtype == INT8:
-            if self.device.type != "cpu" or not quantize_projections(self.backbone):
+            ranges = {}
+            if self.device.type == "cpu":
+                ranges = activation_ranges(self.backbone, calibration_ids(self.tokenizer))
+            if not ranges or not quantize_projections(self.backbone, ranges):
                 raise BioNerInputError(
                     "an int8 selector needs a CPU and a backbone with *_proj projections"
                 )
