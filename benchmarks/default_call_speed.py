@@ -14,12 +14,11 @@ same documents in one run, with the same generator loaded once:
 ``after``
     today's default: the ``drafted-tables`` decoder, the device's batch size
     (:func:`hf_bioner.device.tag_batch_size`), prompts and steps in bf16 where bf16 is fast
-    (steps on int8 projections where only int8 dot products are), the selector merged and
-    cast to the prompts' dtype;
+    (on smoothed int8 projections where only int8 dot products are), the selector merged and
+    in the prompts' dtype;
 ``int8``
     today's default with everything in int8 (``step_dtype="int8"``: prompts too, and the
-    selector): faster on a CPU without AMX, at some accuracy (see
-    :func:`hf_bioner.decoding.prefill_dtype`);
+    selector) whatever the CPU: on one with int8 dot products and no AMX, ``after`` itself;
 ``every-set``
     today's default with every trained type set of a sentence's language prompted, none
     skipped as covered (``corpus=`` naming all the model's corpora): for English,
