@@ -140,6 +140,9 @@ def main() -> None:
                         help="instead of the default call's type sets, prompt these corpora's "
                         "(comma-separated; the call's corpus=[...]), e.g. "
                         "ncbi_disease,bc5cdr,jnlpba; give the run a --name of its own")  # fmt: skip
+    parser.add_argument("--prefill-dtype",
+                        help="read prompts in this dtype instead of the steps' (e.g. model: "
+                        "full precision); give the run a --name of its own")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -159,6 +162,9 @@ def main() -> None:
         options["corpus"] = args.prompt_corpora.split(",")
         call = DEFAULT_CALL.replace("every type set of the language",
                                     f"corpus={options['corpus']}")  # fmt: skip
+    if args.prefill_dtype:
+        options["prefill_dtype"] = args.prefill_dtype
+        call = call.replace("(documents, ", f"(documents, prefill_dtype={args.prefill_dtype!r}, ")
     for corpus in args.corpora.split(","):
         docs, sizes = documents(corpus, args.data_dir, args.limit, args.split)
         run = f"{args.name}-{corpus}" + (f"-{args.split}" if args.split else "")
