@@ -34,7 +34,8 @@ two settings' seconds.
 
 ``selector`` (with ``--selector DIR``)
     today's default with another selector (e.g. one retrained in a new input format) in place
-    of the model's own, loaded as the pipeline loads one (merged, bf16 where bf16 is fast).
+    of the model's own, loaded as the pipeline loads one (merged, bf16 where bf16 is fast,
+    smoothed int8 where only int8 dot products are).
 
 ``--settings`` runs only the named ones of ``before``, ``token-tables``, ``after``,
 ``int8`` and ``every-set``.

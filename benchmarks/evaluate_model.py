@@ -133,12 +133,12 @@ def main() -> None:
         "--step-dtype",
         default="auto",
         help="dtype of the constrained one-token steps: auto (as the pipeline on this machine: "
-        "bf16 for an fp32 model where bf16 is fast, int8 steps on a CPU with VNNI and no AMX), "
+        "bf16 for an fp32 model where bf16 is fast, smoothed int8 on a CPU with VNNI and no "
+        "AMX), "
         "model (the model's own), int8, or a dtype name",
     )
     parser.add_argument("--prefill-dtype",
-                        help="dtype the prompts are read in (default: as --step-dtype, but "
-                        "never int8 under auto)")  # fmt: skip
+                        help="dtype the prompts are read in (default: as --step-dtype)")  # fmt: skip
     parser.add_argument("--decoder", help="a decoder of hf_bioner.decoding.DECODERS "
                         "(default: the pipeline's)")  # fmt: skip
     args = parser.parse_args()

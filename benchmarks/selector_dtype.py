@@ -29,20 +29,19 @@ SPLITS = {"ncbi_disease": "test", "bc5cdr": "test", "jnlpba": "test", "cmeee": "
 
 
 class SharedAnswers(BioNerPipeline):
-    """The pipeline with its generated answers kept by prompts (one dict for every instance),
-    so pipelines that differ only in their selector generate once; it also counts the
-    seconds its selector spends."""
+    """The pipeline with its generated answers kept in ``answers`` (a dict the pipelines
+    compared share) by prompts and options, so pipelines that differ only in their selector
+    generate once; it also counts the seconds its selector spends."""
 
-    answers: dict = {}
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, answers: dict, **kwargs):
         super().__init__(*args, **kwargs)
+        self.answers = answers
         self.scoring_seconds = 0.0
 
-    def _generate(self, units, *args):
-        key = tuple(u["prompt"] for u in units)
+    def _generate(self, units, *options):
+        key = (tuple(u["prompt"] for u in units), *map(str, options))
         if key not in self.answers:
-            self.answers[key] = super()._generate(units, *args)
+            self.answers[key] = super()._generate(units, *options)
         return self.answers[key]
 
     def _score(self, pairs):
@@ -83,11 +82,14 @@ def main() -> None:
     model, tokenizer, _config = load_trained(args.model, merge=True)
     probe = BioNerPipeline(model=model, tokenizer=tokenizer, selector=None, arbiter=None)
     generation_dtype = probe._step_dtype("auto")
-    taggers = {}
+    taggers, answers = {}, {}
     for name in args.dtypes.split(","):
         selector = EntitySelector.load(f"{args.model}/selector")
         selector.for_inference(probe._step_dtype(name))
-        taggers[name] = SharedAnswers(model=model, tokenizer=tokenizer, selector=selector)
+        if name == "model":
+            selector.config.bf16 = False  # the model's own dtype: no bf16 autocast either
+        taggers[name] = SharedAnswers(model=model, tokenizer=tokenizer, selector=selector,
+                                      answers=answers)  # fmt: skip
     results: dict = {}
     sizes = {}
     for corpus, count in args.documents.items():

@@ -238,7 +238,12 @@ class BioNerPipeline(ChunkPipeline):
         if self.selector is not None:
             self.selector.to(self.device)
             if isinstance(selector, str | Path):  # "auto" or a folder: loaded here
-                self.selector.for_inference(self._step_dtype("auto"))
+                from hf_bioner.quantization import INT8
+
+                dtype = self._step_dtype("auto")
+                if dtype == INT8 and not self.selector.can_run_int8():
+                    dtype = None  # an encoder backbone (MiniLM): full precision
+                self.selector.for_inference(dtype)
         logger.info("bio-ner pipeline on %s", self.device)
 
     def __call__(self, inputs, **kwargs):
@@ -393,7 +398,7 @@ class BioNerPipeline(ChunkPipeline):
         """The dtype of the one-token decoding steps (:func:`hf_bioner.decoding.step_dtype`)."""
         return step_dtype(self.model, name)
 
-    def _dtypes(self, step_dtype: str | None, prefill_dtype: str | None) -> tuple:
+    def _dtypes(self, step_dtype: str | None, prefill_dtype: str | None) -> tuple[object, object]:
         """The dtypes of the one-token steps and of the prompts, from a call's options:
         prompts are read as the steps run unless ``prefill_dtype`` says otherwise, and both
         follow the machine's rule (``"auto"``) unless named."""

@@ -36,8 +36,12 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 # ``step_dtype="int8"`` names int8 projections; torch's own int8 type, ``torch.qint8``, stands
 # for them where the other step dtypes travel (a decoder's copies, the selector).
@@ -56,7 +60,10 @@ CALIBRATION_TEXTS = Path(__file__).parent / "data" / "sample_abstracts.jsonl"
 
 class TokenQuantizer:
     """Quantizes an input to int8 with one scale per token, once for the ``readers``
-    projections that read that same tensor; after the last of them it lets go of it."""
+    projections that read that same tensor; after the last of them it lets go of it. With
+    ``smoothing``, the input is divided by those per-channel factors first (its readers hold
+    their weights multiplied by them, from when they are built: the factors never change
+    after; a plain tensor on the CPU, as int8 runs only there)."""
 
     def __init__(self, readers: int = 1, smoothing: torch.Tensor | None = None):
         self.readers = readers
@@ -81,7 +88,8 @@ class TokenQuantizer:
 
 class Int8Linear(torch.nn.Module):
     """A linear layer as int8 weights (one scale per output channel) times int8 tokens (one
-    scale per token), summed in int32 and scaled back to the input's dtype."""
+    scale per token), summed in int32 and scaled back to the input's dtype. The weights are
+    multiplied by the quantizer's smoothing factors, if any, before they are quantized."""
 
     def __init__(self, linear: torch.nn.Linear, quantizer: TokenQuantizer | None = None):
         super().__init__()
@@ -113,7 +121,7 @@ def projections(module: torch.nn.Module) -> dict[str, torch.nn.Linear]:
             if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
 
 
-def calibration_ids(tokenizer) -> list[list[int]]:
+def calibration_ids(tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
     """The token ids of each :data:`CALIBRATION_TEXTS` text."""
     lines = CALIBRATION_TEXTS.read_text(encoding="utf-8").splitlines()
     return [tokenizer(json.loads(line)["text"])["input_ids"] for line in lines if line.strip()]
@@ -126,8 +134,8 @@ def activation_ranges(
     it reads ``texts`` (token ids, one text per forward pass), by projection name."""
     ranges: dict[str, torch.Tensor] = {}
 
-    def record(name):
-        def hook(_module, args):
+    def record(name: str):
+        def hook(_module: torch.nn.Module, args: tuple) -> None:
             seen = args[0].detach().reshape(-1, args[0].shape[-1]).abs().amax(0).float()
             ranges[name] = torch.maximum(ranges[name], seen) if name in ranges else seen
 
@@ -146,29 +154,40 @@ def activation_ranges(
     return ranges
 
 
-def smoothing(activation_range: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+def smoothing_factors(
+    activation_range: torch.Tensor, weights: Sequence[torch.Tensor]
+) -> torch.Tensor:
     """Per input channel, what the input is divided by and the weights of its readers
     multiplied by: ``range ** alpha / weight range ** (1 - alpha)``."""
     weight_range = torch.stack([w.detach().abs().amax(0).float() for w in weights]).amax(0)
-    alpha = SMOOTHING_ALPHA
-    return (activation_range.clamp(min=1e-5) ** alpha
-            / weight_range.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)  # fmt: skip
+    # A channel that never fired in calibration (or a zero weight column) must not divide
+    # by zero.
+    activation_range, weight_range = activation_range.clamp(min=1e-5), weight_range.clamp(min=1e-5)
+    return activation_range**SMOOTHING_ALPHA / weight_range ** (1 - SMOOTHING_ALPHA)
+
+
+def input_groups(names: Sequence[str]) -> list[tuple[str, ...]]:
+    """The projections of one module (child ``names``) grouped by the tensor they read:
+    the :data:`SHARED_INPUTS` groups it has whole, every other projection alone."""
+    groups = [group for group in SHARED_INPUTS if all(name in names for name in group)]
+    grouped = {name for group in groups for name in group}
+    return groups + [(name,) for name in names if name not in grouped]
 
 
 def quantize_projections(module: torch.nn.Module,
                          ranges: dict[str, torch.Tensor] | None = None) -> int:  # fmt: skip
     """Replace, in place, every linear layer of ``module`` named ``*_proj`` (a transformer's
     attention and MLP projections; not a head) by its :class:`Int8Linear`, smoothed where
-    ``ranges`` (:func:`activation_ranges` of ``module``) has its input. Returns how many."""
+    ``ranges`` (:func:`activation_ranges` of ``module``, by qualified name) has its input.
+    Projections that read one tensor share one quantizer. Returns how many."""
     converted = 0
     for prefix, parent in list(module.named_modules()):
         children = {name: child for name, child in parent.named_children()
                     if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
-        groups = [group for group in SHARED_INPUTS if all(name in children for name in group)]
-        groups += [(name,) for name in children if not any(name in g for g in groups)]
-        for group in groups:
-            seen = (ranges or {}).get(f"{prefix}.{group[0]}" if prefix else group[0])
-            factors = None if seen is None else smoothing(seen, [children[n].weight for n in group])
+        for group in input_groups(list(children)):
+            seen = (ranges or {}).get(f"{prefix}.{group[0]}".lstrip("."))
+            weights = [children[name].weight for name in group]
+            factors = None if seen is None else smoothing_factors(seen, weights)
             quantizer = TokenQuantizer(len(group), factors)
             for name in group:
                 setattr(parent, name, Int8Linear(children[name], quantizer))

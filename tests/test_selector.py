@@ -209,6 +209,15 @@ def test_training_lowers_the_loss_and_saving_round_trips(tiny_base, tiny_selecto
     halved = EntitySelector.load(tmp_path / "selector").for_inference(torch.bfloat16)
     assert next(halved.backbone.parameters()).dtype == torch.bfloat16
     assert halved.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=0.05)
+    # In int8 (what the pipeline loads on a CPU with VNNI and no AMX): nearly the same too.
+    from hf_bioner.quantization import INT8, Int8Linear
+
+    eight = EntitySelector.load(tmp_path / "selector")
+    assert eight.can_run_int8()
+    eight.for_inference(INT8)
+    assert isinstance(eight.backbone.layers[0].self_attn.q_proj, Int8Linear)
+    assert eight.backbone.layers[0].self_attn.q_proj.quantizer.smoothing is not None
+    assert eight.score(tiny_selector_rows[:5], TYPE_SETS) == pytest.approx(before, abs=0.05)
 
 
 def test_train_selector_job_and_the_pipeline_scores_entities(tiny_base, tmp_path):
@@ -402,6 +411,33 @@ def test_an_encoder_from_pypi_can_be_the_backbone(tiny_selector_rows):
     assert selector.config.pooling == "first"  # BERT-style: the [CLS] position
     probabilities = selector.score(tiny_selector_rows[:6], TYPE_SETS)
     assert len(probabilities) == 6 and all(0.0 < p < 1.0 for p in probabilities)
+
+
+def test_a_pipeline_on_an_int8_cpu_keeps_an_encoder_selector_in_full_precision(
+    tiny_base, tmp_path, monkeypatch
+):
+    """On a CPU with VNNI and no AMX the pipeline loads its selector in int8, which needs
+    ``*_proj`` projections; MiniLM's are named query/key/value, so it stays in full precision
+    (asked for by name, int8 is refused in one line) and the pipeline still loads and scores."""
+    import hf_bioner.device as device
+    from hf_bioner.models import load_trained
+    from hf_bioner.pipeline import BioNerPipeline
+    from hf_bioner.quantization import INT8
+
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512f", "avx512_vnni"}))
+    minilm = EntitySelector(SelectorConfig(backbone="minilm-l6", lora_r=2, embedding_dim=8))
+    assert not minilm.can_run_int8()
+    with pytest.raises(BioNerInputError, match="MiniLM has none"):
+        minilm.for_inference(INT8)
+    minilm.save(tmp_path / "minilm")
+    model, tokenizer, _ = load_trained(whole_sentence_tagger(tmp_path / "known", tiny_base))
+    tagger = BioNerPipeline(model=model, tokenizer=tokenizer, selector=str(tmp_path / "minilm"),
+                            device="cpu")  # fmt: skip
+    assert tagger._step_dtype("auto") == INT8
+    layer = tagger.selector.backbone.encoder.layer[0].attention.self.query
+    assert type(layer).__name__ == "Linear"
+    (entity,) = tagger("Breast cancer runs in families.", corpus="ncbi_disease", threshold=0.0)
+    assert 0.0 < entity["score"] < 1.0
 
 
 def test_selector_tunes_on_training_sentences_a_capped_generator_did_not_learn():

@@ -188,21 +188,28 @@ class EntitySelector:
             quantize_projections,
         )
 
+        if dtype == INT8 and not self.can_run_int8():  # refused before anything changes
+            raise BioNerInputError(
+                f"an int8 selector needs a CPU (not {self.device.type}) and a backbone "
+                "with *_proj projections (a decoder's; an encoder such as MiniLM has none)"
+            )
         if isinstance(self.backbone, PeftModel):
             self.backbone = self.backbone.merge_and_unload()
         if dtype == INT8:
-            ranges = {}
-            if self.device.type == "cpu":
-                ranges = activation_ranges(self.backbone, calibration_ids(self.tokenizer))
-            if not ranges or not quantize_projections(self.backbone, ranges):
-                raise BioNerInputError(
-                    "an int8 selector needs a CPU and a backbone with *_proj projections"
-                )
+            ranges = activation_ranges(self.backbone, calibration_ids(self.tokenizer))
+            quantize_projections(self.backbone, ranges)
         elif dtype is not None:
             self.backbone.to(dtype)
         if dtype is not None:
             self.config.bf16 = False  # the weights are in dtype already: no autocast
         return self
+
+    def can_run_int8(self) -> bool:
+        """Whether :meth:`for_inference` can put this selector in int8: on a CPU, with a
+        backbone whose projections are named ``*_proj`` (a decoder's, LoRA or not)."""
+        return self.device.type == "cpu" and any(
+            name.endswith("_proj") for name, _ in self.backbone.named_modules()
+        )
 
     def autocast(self):
         import torch
