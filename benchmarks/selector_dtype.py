@@ -20,12 +20,13 @@ import time
 from common import as_predictions, save_result
 from default_call_speed import documents
 
+from hf_bioner.corpora import evaluation_split
 from hf_bioner.models import load_trained
 from hf_bioner.pipeline import DEFAULT_MODEL, BioNerPipeline
 from hf_bioner.schema import type_set
 from hf_bioner.scoring import score
 
-SPLITS = {"ncbi_disease": "test", "bc5cdr": "test", "jnlpba": "test", "cmeee": "dev"}
+CORPORA = ("ncbi_disease", "bc5cdr", "jnlpba", "cmeee")  # each on its evaluation split
 
 
 class SharedAnswers(BioNerPipeline):
@@ -51,13 +52,13 @@ class SharedAnswers(BioNerPipeline):
 
 
 def parse_documents(value: str) -> dict[str, int]:
-    """``corpus=count,...`` as a dict, corpora checked against :data:`SPLITS`."""
+    """``corpus=count,...`` as a dict, corpora checked against :data:`CORPORA`."""
     sizes = {}
     for item in value.split(","):
         corpus, _, count = item.partition("=")
-        if corpus not in SPLITS or not count.isdigit():
+        if corpus not in CORPORA or not count.isdigit():
             raise argparse.ArgumentTypeError(
-                f"expected corpus=count with corpus in {', '.join(SPLITS)}, not {item!r}"
+                f"expected corpus=count with corpus in {', '.join(CORPORA)}, not {item!r}"
             )
         sizes[corpus] = int(count)
     return sizes
@@ -93,9 +94,10 @@ def main() -> None:
     results: dict = {}
     sizes = {}
     for corpus, count in args.documents.items():
-        docs = documents(corpus, SPLITS[corpus], args.data_dir, count)
+        split = evaluation_split(corpus)
+        docs = documents(corpus, split, args.data_dir, count)
         labels = set(type_set(corpus).labels)
-        sizes[corpus] = {"split": SPLITS[corpus], "documents": len(docs)}
+        sizes[corpus] = {"split": split, "documents": len(docs)}
         for name, tagger in taggers.items():
             tagger.scoring_seconds = 0.0
             found = [tagger(d["text"]) for d in docs]  # one document per call

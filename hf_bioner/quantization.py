@@ -115,10 +115,15 @@ class Int8Linear(torch.nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
 
 
+def is_projection(name: str, module: torch.nn.Module) -> bool:
+    """Whether ``module`` (named ``name``) is a projection to convert: a linear layer named
+    ``*_proj`` (attention and MLP; never a head)."""
+    return isinstance(module, torch.nn.Linear) and name.endswith("_proj")
+
+
 def projections(module: torch.nn.Module) -> dict[str, torch.nn.Linear]:
-    """Every linear layer of ``module`` named ``*_proj``, by its qualified name."""
-    return {name: child for name, child in module.named_modules()
-            if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
+    """Every projection of ``module``, by its qualified name."""
+    return {name: child for name, child in module.named_modules() if is_projection(name, child)}
 
 
 def calibration_ids(tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
@@ -183,7 +188,7 @@ def quantize_projections(module: torch.nn.Module,
     converted = 0
     for prefix, parent in list(module.named_modules()):
         children = {name: child for name, child in parent.named_children()
-                    if isinstance(child, torch.nn.Linear) and name.endswith("_proj")}  # fmt: skip
+                    if is_projection(name, child)}  # fmt: skip
         for group in input_groups(list(children)):
             seen = (ranges or {}).get(f"{prefix}.{group[0]}".lstrip("."))
             weights = [children[name].weight for name in group]

@@ -71,6 +71,18 @@ def test_projections_reading_one_tensor_quantize_it_once_and_let_it_go():
     assert (values.abs().amax(1) == 127).all()  # each token uses its whole range
 
 
+def _assert_close_hidden_states(body, twin, tokenizer) -> None:
+    """The int8 ``twin`` of a decoder ``body`` gives nearly its hidden states on a sentence."""
+    import torch
+
+    ids = tokenizer(["Breast cancer and aspirin."], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        want = body(input_ids=ids).last_hidden_state
+        got = twin(input_ids=ids).last_hidden_state
+    cosine = torch.nn.functional.cosine_similarity(got, want, dim=-1)
+    assert cosine.min() > 0.99, cosine
+
+
 def test_an_int8_copy_converts_every_projection_shares_the_embeddings_and_keeps_the_original():
     """Gemma 3's shape: every attention and MLP projection becomes int8 (query, key and value
     read one quantizer, gate and up another), the 262k-row embeddings are the original's own
@@ -91,12 +103,7 @@ def test_an_int8_copy_converts_every_projection_shares_the_embeddings_and_keeps_
     assert mlp.down_proj.quantizer is not mlp.up_proj.quantizer
     assert isinstance(body.layers[0].self_attn.q_proj, torch.nn.Linear)  # original untouched
     assert twin.embed_tokens.weight is body.embed_tokens.weight
-    ids = tokenizer(["Breast cancer and aspirin."], return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        want = body(input_ids=ids).last_hidden_state
-        got = twin(input_ids=ids).last_hidden_state
-    cosine = torch.nn.functional.cosine_similarity(got, want, dim=-1)
-    assert cosine.min() > 0.99, cosine
+    _assert_close_hidden_states(body, twin, tokenizer)
 
 
 def test_smoothing_moves_an_outlier_channel_into_the_weights():
@@ -151,17 +158,12 @@ def test_a_calibrated_int8_copy_smooths_every_projection_of_a_real_model():
     attention, mlp = twin.layers[0].self_attn, twin.layers[0].mlp
     assert attention.q_proj.quantizer is attention.k_proj.quantizer is attention.v_proj.quantizer
     assert mlp.gate_proj.quantizer is mlp.up_proj.quantizer is not mlp.down_proj.quantizer
-    for quantizer in (attention.q_proj, attention.o_proj, mlp.up_proj, mlp.down_proj):
-        assert quantizer.quantizer.smoothing.shape == (quantizer.in_features,)
+    for projection in (attention.q_proj, attention.o_proj, mlp.up_proj, mlp.down_proj):
+        assert projection.quantizer.smoothing.shape == (projection.in_features,)
     # The original is left as it was: its weights, and no calibration hook on it.
     for name, linear in projections(body).items():
         assert torch.equal(linear.weight, weights[name]) and not linear._forward_pre_hooks
-    ids = tokenizer(["Breast cancer and aspirin."], return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        want = body(input_ids=ids).last_hidden_state
-        got = twin(input_ids=ids).last_hidden_state
-    cosine = torch.nn.functional.cosine_similarity(got, want, dim=-1)
-    assert cosine.min() > 0.99, cosine
+    _assert_close_hidden_states(body, twin, tokenizer)
 
 
 def test_int8_is_a_step_dtype_by_name():
