@@ -41,7 +41,8 @@ def test_drafts_change_no_answer_and_save_forward_passes(tiny_base, corpus_recor
                                                          architecture):  # fmt: skip
     """Real sentences of three corpora (English, Chinese, text holding "<"), batches of 5
     whose rows finish apart and are refilled: the answers equal token-tables' exactly; drafts
-    were read, many kept, some refused (where the model tags or splits text otherwise)."""
+    were read, many kept, some refused (where the model tags or splits text otherwise), and
+    rows inside a tag kept drafts of its rest."""
     model, tokenizer = _tiny(architecture, tiny_base, bonus=4.0)
     model = _copying(model, tokenizer, per_byte=1.0)
     rows = _rows(corpus_records)
@@ -52,11 +53,14 @@ def test_drafts_change_no_answer_and_save_forward_passes(tiny_base, corpus_recor
     assert sum("</" in answer.text for answer in runs["drafted"]) >= 5
     # About a quarter to a third of the drafted tokens were kept when this was written.
     assert 100 < drafted.kept < drafted.drafted, (drafted.kept, drafted.drafted)
+    assert drafted.kept_in_tags >= 10, drafted.kept_in_tags
 
 
 def test_draft_length_follows_the_step_budget():
-    """A CPU step drafts only for a few rows; a GPU step drafts for hundreds."""
+    """A CPU step drafts only for a few rows (up to a full batch with int8 steps); a GPU
+    step drafts for hundreds."""
     assert [draft_length(rows, "cpu") for rows in (1, 16, 32, 64)] == [4, 4, 1, 0]
+    assert [draft_length(rows, "cpu-int8") for rows in (16, 64, 128, 320)] == [4, 4, 1, 0]
     assert [draft_length(rows, "cuda") for rows in (64, 256, 1024, 4096)] == [4, 4, 3, 0]
 
 
@@ -102,3 +106,24 @@ def test_rows_are_tokenized_again_only_off_their_plans(tiny_base, corpus_records
         Counting.planned,
         Counting.drafting,
     )
+
+
+def test_a_row_inside_a_tag_drafts_its_rest():
+    """A close tag's rest is the innermost tag's; an open tag's is the type opened most
+    often so far for the row's type set (the first type before any)."""
+    from hf_bioner.decoding.automaton import State
+    from tests.test_constrained import _tiny_gemma
+
+    model, tokenizer = _tiny_gemma(4096)
+    decoder = DraftedTableDecoder(model, tokenizer, end_token_ids(model, tokenizer))
+    names = ["Chemical", "Disease"]
+    batch = decoder._start(["Tag.\n"], [("Aspirin causes asthma.", names)], None)
+
+    def spelled(state):
+        return b"".join(decoder.table.bytes_of[t] for t in decoder._tag_rest(batch, 0, state))
+
+    assert spelled(State(7, ("Chemical",), b"</")) == b"Chemical>"
+    assert spelled(State(15, (), b"<")) == b"Chemical>"
+    decoder.opened[tuple(names), "Disease"] += 2
+    assert spelled(State(15, (), b"<")) == b"Disease>"
+    assert spelled(State(15, (), b"<Che")) == b"mical>"

@@ -12,7 +12,8 @@ from hf_bioner.decoding.allowed_tokens import prefill_groups
 from hf_bioner.decoding.generation import end_token_ids
 from hf_bioner.decoding.token_tables import TableDecoder
 from hf_bioner.schema import type_set
-from tests.test_answer_budget import _prompted, _tiny
+from tests.test_answer_budget import _prompted, _tag_happy, _tiny
+from tests.test_constrained import _tiny_gemma
 
 
 def test_groups_cut_where_padding_costs_more_than_a_pass():
@@ -32,22 +33,27 @@ class CountingDecoder(TableDecoder):
         super().__init__(*args)
         self.reads = self.passes = 0
 
-    def _read_prompts(self, rows, share=True, budgets=None):
+    def _read_prompts(self, rows, share=True, group=False):
         self.reads += 1
-        return super()._read_prompts(rows, share, budgets)
+        return super()._read_prompts(rows, share, group)
 
     def _read_padded(self, rows, shared):
         self.passes += 1
         return super()._read_padded(rows, shared)
 
 
-@pytest.mark.parametrize("architecture", ["llama", "gemma3"])
+@pytest.mark.parametrize("architecture", ["llama", "gemma3", "gemma3-window-48"])
 def test_prompts_read_in_groups_give_the_answers_of_one_batch(tiny_base, corpus_records,
                                                               architecture, monkeypatch):  # fmt: skip
     """Real sentences of three corpora, short and long, in batches of 8 that refill: read in
     groups (a pass costing 16 padded tokens) and read at once (a pass costing more than any
-    padding), the answers are the same, and the first did read groups apart."""
-    model, tokenizer = _tiny(architecture, tiny_base, bonus=1.5)
+    padding), the answers are the same, and the first did read groups apart; also where
+    prompts and answers outgrow a sliding window of 48 tokens."""
+    if architecture == "gemma3-window-48":
+        model, tokenizer = _tiny_gemma(48)
+        model = _tag_happy(model, tokenizer, bonus=1.5)
+    else:
+        model, tokenizer = _tiny(architecture, tiny_base, bonus=1.5)
     rows = []
     for corpus, split in (("ncbi_disease", "test"), ("jnlpba", "test"), ("cmeee", "dev")):
         types = type_set(corpus)
@@ -64,3 +70,6 @@ def test_prompts_read_in_groups_give_the_answers_of_one_batch(tiny_base, corpus_
     assert sum("</" in answer.text for answer in runs["grouped"]) >= 3
     assert decoders["at once"].passes == decoders["at once"].reads
     assert decoders["grouped"].passes > decoders["grouped"].reads
+    if architecture == "gemma3-window-48":  # some prompts alone are longer than the window
+        lengths = sorted(len(tokenizer(p)["input_ids"]) for p in prompts)
+        assert lengths[0] < 48 < lengths[-1], lengths

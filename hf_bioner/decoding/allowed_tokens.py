@@ -57,8 +57,10 @@ FINISHED_SHARE = {"cpu": 0.0, "cuda": 0.25}
 # different lengths are read in groups (:func:`prefill_groups`) when that saves more padding
 # than the passes cost. On a CPU every padded token costs as much arithmetic as a real one
 # (one NCBI-disease abstract's prompts, both English type sets, were 37% padding read in one
-# batch); on a GPU padding costs little next to a pass's kernel launches.
-GROUP_PASS_TOKENS = {"cpu": 64, "cuda": 4096}
+# batch), and a pass costs about 34 tokens (int8 on an AMD EPYC, step_cost_epyc-1core.json:
+# a pass of one 16-token prompt took 25 ms, 16 prompts of 32 tokens 0.47 ms per token); on a
+# GPU padding costs little next to a pass's kernel launches.
+GROUP_PASS_TOKENS = {"cpu": 32, "cuda": 4096}
 
 
 def long_tensor(values: Sequence[int], device):
@@ -230,29 +232,31 @@ class AllowedTokenDecoder:
         start is harmless, padding in the middle would take the place of real tokens."""
         return bool(shared and self.sliding_window and attention.shape[1] >= self.sliding_window)
 
-    def _read_prompts(self, rows: list[list[int]], share: bool = True,
-                      budgets: Sequence[int] | None = None):  # fmt: skip
+    def _read_prompts(self, rows: list[list[int]], share: bool = True, group: bool = False):
         """Prefill: the shared beginning once (if ``share``), then every row's own rest,
-        left-padded; or, with nothing shared, the rows in groups of similar length
-        (:func:`prefill_groups`; ``budgets``, the rows' answer budgets, say whether their
-        caches may be joined).
+        left-padded; or, with nothing shared and ``group``, the rows in groups of similar
+        length (:meth:`_prefill_groups`).
 
         Returns the last hidden state per row, the cache, the attention mask, each row's next
         position, and how many tokens were shared.
         """
         shared = self._shared_length(rows) if share else 0
-        ends = [len(rows)] if shared else self._prefill_groups(rows, budgets)
+        ends = self._prefill_groups(rows) if group and not shared else [len(rows)]
         if len(ends) == 1:
             return self._read_padded(rows, shared)
         return self._read_groups(rows, ends)
 
-    def _prefill_groups(self, rows: list[list[int]], budgets: Sequence[int] | None) -> list[int]:
+    def _prefill_groups(self, rows: list[list[int]]) -> list[int]:
         """Where to cut ``rows`` into groups read apart (:func:`prefill_groups`); one group
-        where caches cannot be joined (layers that are not plain keys and values, or a
-        sliding window the rows could reach: the same rule as refilling a batch)."""
-        if budgets is None or len(rows) < 2 or not self.joinable:
-            return [len(rows)]
-        if self._may_reach_window(max(len(r) for r in rows), budgets):
+        where caches cannot be joined (layers that are not plain keys and values).
+
+        Groups joined before the first step make the cache one left-padded read of all rows
+        would make, so unlike rows joining a running batch (:meth:`_joining`) they may go on
+        to fill a sliding window: left padding is harmless there (:meth:`_outgrew_window`).
+        Refusing groups to rows whose budgets could reach Gemma 3's 512-token window kept
+        most long English sentences in one padded read (one NCBI-disease abstract's prompts
+        were 40% padding)."""
+        if len(rows) < 2 or not self.joinable:
             return [len(rows)]
         device_type = self.head.weight.device.type
         pass_tokens = GROUP_PASS_TOKENS.get(device_type, GROUP_PASS_TOKENS["cuda"])
@@ -346,11 +350,13 @@ class AllowedTokenDecoder:
         with torch.no_grad():
             while waiting or active:
                 if not active:
-                    active = [waiting.pop() for _ in range(min(size, len(waiting)))]
+                    active = self._by_length(
+                        batch, [waiting.pop() for _ in range(min(size, len(waiting)))]
+                    )
                     self._prepare(batch, [], active, size)
                     rows = [batch.prompt_ids[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(
-                        rows, budgets=[batch.budgets[i] for i in active]
+                        rows, group=True
                     )
                 tokens, finished = self._choose_and_write(batch, active, hidden)
                 if on_done is not None and finished:
@@ -371,10 +377,11 @@ class AllowedTokenDecoder:
                                                          attention, position)  # fmt: skip
                 joining = self._joining(batch, waiting, len(active), size, cache, attention)
                 if joining:
+                    joining = self._by_length(batch, joining)
                     self._prepare(batch, active, joining, size)
                     rows = [batch.prompt_ids[i] for i in joining]
                     new_hidden, new_cache, new_attention, new_position, _ = self._read_prompts(
-                        rows, share=False, budgets=[batch.budgets[i] for i in joining]
+                        rows, share=False, group=True
                     )
                     attention = _join_caches(cache, attention, new_cache, new_attention)
                     hidden = torch.cat([hidden.float(), new_hidden.float()])
@@ -383,6 +390,14 @@ class AllowedTokenDecoder:
         return [answer_from_tokens(self.tokenizer, machine, tokens, budget)
                 for machine, tokens, budget in zip(batch.machines, batch.answers, batch.budgets,
                                                    strict=True)]  # fmt: skip
+
+    @staticmethod
+    def _by_length(batch: Batch, rows: list[int]) -> list[int]:
+        """``rows`` longest prompt first: the order they take their places in the batch, so
+        that prompts of similar length are read together (:func:`prefill_groups` cuts only
+        runs of rows in order; a batch holding two type sets' prompts of one text came
+        ordered by type set, and each group was padded to the longest of both)."""
+        return sorted(rows, key=lambda row: -len(batch.prompt_ids[row]))
 
     def _choose_and_write(self, batch: Batch, active: list[int], hidden) -> tuple[list[int], int]:
         """Choose and write the next token of every unfinished row; a row that finishes leaves
@@ -527,18 +542,20 @@ def _compact(active: list[int], tokens: list[int], cache, attention, position, p
 def _join_caches(cache, attention, new_cache, new_attention):
     """Append the rows of ``new_cache`` to ``cache`` (in place), both left-padded to one width;
     returns the joined attention mask. Positions stay each row's own, so padding on the left
-    changes nothing a row attends to."""
+    changes nothing a row attends to. A sliding-window layer holds only the last slots of a
+    read longer than its window: each layer's keys are left-padded to the longer of its two
+    parts (every part ends at the newest slot), which for a full layer is the joined width."""
     import torch
     import torch.nn.functional as F
 
     width = max(attention.shape[1], new_attention.shape[1])
     for layer, new_layer in zip(cache.layers, new_cache.layers, strict=True):
-        old_keys, new_keys = layer.keys, new_layer.keys
-        layer.keys = torch.cat([F.pad(old_keys, (0, 0, width - old_keys.shape[-2], 0)),
-                                F.pad(new_keys, (0, 0, width - new_keys.shape[-2], 0))])  # fmt: skip
-        layer.values = torch.cat([F.pad(layer.values, (0, 0, width - layer.values.shape[-2], 0)),
+        slots = max(layer.keys.shape[-2], new_layer.keys.shape[-2])
+        layer.keys = torch.cat([F.pad(layer.keys, (0, 0, slots - layer.keys.shape[-2], 0)),
+                                F.pad(new_layer.keys, (0, 0, slots - new_layer.keys.shape[-2], 0))])  # fmt: skip
+        layer.values = torch.cat([F.pad(layer.values, (0, 0, slots - layer.values.shape[-2], 0)),
                                   F.pad(new_layer.values,
-                                        (0, 0, width - new_layer.values.shape[-2], 0))])  # fmt: skip
+                                        (0, 0, slots - new_layer.values.shape[-2], 0))])  # fmt: skip
         if hasattr(layer, "cumulative_length"):  # sliding-window layers count what they saw
             layer.cumulative_length = width
     return torch.cat([F.pad(attention, (width - attention.shape[1], 0)),

@@ -12,15 +12,22 @@ attends to the slots of what a row did not keep (:func:`forget_slots`). The answ
 decoding, as with every decoder here (up to floating-point differences between reading one
 token and several).
 
+A row inside a tag drafts the tag's rest first, then the copy after it: a close tag can only
+be the innermost one's (``</`` drafts ``Disease``, ``>``), and an open tag is guessed as the
+type most often opened so far for that type set (``<`` drafts ``Disease``, ``>``). Without
+this every entity cost four steps of one token each (a type name, a ``>``, twice), a third
+of all row-steps of the default call on NCBI-disease abstracts.
+
 How many tokens to draft depends on what a step costs: each drafted token is arithmetic
 spent whether it is kept or not. :func:`draft_length` drafts while the tokens read per step
 stay under a budget (:data:`QUERY_TOKENS`: small on a CPU, where a step of 64 rows is already
-bound by arithmetic, large on a GPU); with a full CPU batch it drafts nothing and this decoder
-is the token-tables decoder.
+bound by arithmetic, larger for int8 steps there, large on a GPU); with a full CPU batch of
+bf16 or fp32 steps it drafts nothing and this decoder is the token-tables decoder.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,8 +38,11 @@ from hf_bioner.decoding.token_tables import TableBatch, TableDecoder
 MAX_DRAFT = 4  # tokens drafted per row and step at most
 # Tokens one step may read, rows times (1 + draft), per device type: a CPU step of 16 rows
 # reading 5 tokens each costs about 1.8x one of 1 token each (the draft pays when more than
-# about two tokens are kept); a GPU step costs about the same for any of these sizes.
-QUERY_TOKENS = {"cpu": 80, "cuda": 4096}
+# about two tokens are kept); a GPU step costs about the same for any of these sizes. Int8
+# steps on a CPU (``cpu-int8``) read many tokens cheaply: on an AMD EPYC a step of 64 rows
+# reading 5 tokens each cost 3.2x one of 1 token each (step_cost_epyc-1core.json), where the
+# default call's rows keep about 3.2 of 4 drafted tokens.
+QUERY_TOKENS = {"cpu": 80, "cpu-int8": 320, "cuda": 4096}
 PLAN_BYTES = 192  # bytes of a sentence's rest tokenized at once for a row's drafts
 
 
@@ -75,11 +85,18 @@ class DraftedTableDecoder(TableDecoder):
 
     def __init__(self, model, tokenizer, eos_ids: Sequence[int], step_dtype=None,
                  prefill_dtype=None, max_draft: int = MAX_DRAFT):  # fmt: skip
+        from hf_bioner.quantization import INT8
+
         super().__init__(model, tokenizer, eos_ids, step_dtype, prefill_dtype)
         self.max_draft = max_draft
+        self.int8_steps = step_dtype == INT8  # a CPU's step budget is larger for them
         self.drafted = 0  # tokens drafted and read, and of them kept (for benchmarks)
         self.kept = 0
+        self.kept_in_tags = 0  # of them, kept by rows that began the step inside a tag
         self.plans: list[CopyPlan] = []  # each row's plan, for the batch being written
+        self.opened: Counter[tuple[tuple[str, ...], str]] = Counter()  # (type set, type) opened
+        self.tag_tokens: dict[bytes, list[int]] = {}  # a tag's rest -> its tokens
+        self.along: dict[int, list[State]] = {}  # this step's tag drafts' states, by place
 
     def _step(self, batch: TableBatch, active: list[int], tokens: list[int], cache, attention,
               position):  # fmt: skip
@@ -115,7 +132,10 @@ class DraftedTableDecoder(TableDecoder):
         """Tokens to draft this step: by :func:`draft_length`, none where the cache's layers
         are not plain keys and values (a recurrent layer cannot forget a token), nor where the
         drafted slots could reach a sliding window (the holes count in it)."""
-        length = draft_length(rows, attention.device.type, self.max_draft)
+        device_type = attention.device.type
+        if device_type == "cpu" and self.int8_steps:
+            device_type = "cpu-int8"
+        length = draft_length(rows, device_type, self.max_draft)
         if not self.joinable:
             return 0
         if self.sliding_window and attention.shape[1] + 1 + length >= self.sliding_window - 1:
@@ -130,14 +150,15 @@ class DraftedTableDecoder(TableDecoder):
 
     def _drafts(self, batch: TableBatch, active: list[int], length: int) -> list[list[int]]:
         """Each row's draft: the next tokens of a plain copy of its sentence from where it
-        stands (none inside a tag, with several readings, past its budget, or finished).
+        stands, after the rest of the tag it is writing if it is inside one (none with
+        several readings, past its budget, or finished).
 
-        The tokens come from the row's :class:`CopyPlan`, the tokenized rest of its sentence;
-        only a row standing where its plan has no token boundary (after a tag, or where the
-        model split the text otherwise) is tokenized again. Tokenizing every row's rest at
-        every step cost ~1 ms a step on this project's CPU, more than the rest of a step's
-        decoding work at a few rows."""
-        wanted: list[tuple[int, int, int, int]] = []  # (place, row, byte, most) per draft
+        The copy's tokens come from the row's :class:`CopyPlan`, the tokenized rest of its
+        sentence; only a row standing where its plan has no token boundary (after a tag, or
+        where the model split the text otherwise) is tokenized again. Tokenizing every row's
+        rest at every step cost ~1 ms a step on this project's CPU, more than the rest of a
+        step's decoding work at a few rows. A tag's rest comes from :meth:`_tag_rest`."""
+        wanted: list[tuple[int, int, int, int, list[int]]] = []  # (place, row, byte, most, tag)
         for n, row in enumerate(active):
             if row == FINISHED:
                 continue
@@ -146,19 +167,58 @@ class DraftedTableDecoder(TableDecoder):
             if len(states) != 1 or room < 1:
                 continue
             (state,) = states
+            if state.kind != "copy":
+                continue  # the empty answer
+            if state.fresh and not state.partial:
+                self.opened[tuple(batch.machines[row].types), state.stack[-1]] += 1
+            tag = self._tag_rest(batch, row, state) if state.partial else []
+            if state.partial and not tag:
+                continue  # a tag whose rest cannot be guessed or spelled
+            most = min(length, room)
             text = batch.machines[row].text
-            if state.partial or state.kind != "copy" or state.pos >= len(text):
-                continue  # inside a tag, the empty answer or the end
-            if 0x80 <= text[state.pos] < 0xC0:
-                continue  # inside a character
-            wanted.append((n, row, state.pos, min(length, room)))
-        stale = [(row, pos) for _, row, pos, _ in wanted if pos not in self.plans[row].at]
+            if state.pos >= len(text) or 0x80 <= text[state.pos] < 0xC0:
+                tag_only = tag[:most]  # at the end, or inside a character: the tag alone
+                wanted.append((n, row, -1, len(tag_only), tag_only))
+                continue
+            wanted.append((n, row, state.pos, most, tag))
+        stale = [(row, pos) for _, row, pos, _, _ in wanted
+                 if pos >= 0 and pos not in self.plans[row].at]  # fmt: skip
         if stale:
             self._plan(batch, stale)
         drafts: list[list[int]] = [[] for _ in active]
-        for n, row, pos, most in wanted:
-            drafts[n] = self.plans[row].tokens_at(pos, most)
+        self.along = {}
+        for n, row, pos, most, tag in wanted:
+            copied = self.plans[row].tokens_at(pos, most - len(tag)) if pos >= 0 else []
+            drafts[n] = (tag + copied)[:most]
+            if tag:
+                (state,) = self._states(batch, row)
+                self.along[n] = self._states_along(batch, row, state, drafts[n])
+                del drafts[n][len(self.along[n]) - 1 :]
         return drafts
+
+    def _tag_rest(self, batch: TableBatch, row: int, state: State) -> list[int]:
+        """The tokens that finish the tag a row is writing: the close tag it must be (only
+        the innermost tag may close), or the open tag of the type this decoder has seen
+        opened most often for the row's type set (a guess the model checks, as every draft).
+        Empty where no tag fits or the tokenizer spells its rest otherwise."""
+        machine = batch.machines[row]
+        partial = state.partial
+        if machine.can_close(state) and machine.closes[state.stack[-1]].startswith(partial):
+            tag = machine.closes[state.stack[-1]]
+        else:
+            names = [name for name in machine.openable(state)
+                     if machine.opens[name].startswith(partial)]  # fmt: skip
+            if not names:
+                return []
+            types = tuple(machine.types)
+            name = max(names, key=lambda name: self.opened[types, name])  # first on a tie
+            tag = machine.opens[name]
+        rest = tag[len(partial) :]
+        if rest not in self.tag_tokens:
+            (ids,) = tokenize_plain(self.tokenizer, [rest.decode("utf-8", errors="ignore")])
+            spelled = b"".join(self.table.bytes_of[i] or b"" for i in ids)
+            self.tag_tokens[rest] = ids if spelled == rest else []
+        return self.tag_tokens[rest]
 
     def _plan(self, batch: TableBatch, stale: list[tuple[int, int]]) -> None:
         """New plans for ``(row, byte)`` pairs: up to :data:`PLAN_BYTES` of the rest of each
@@ -200,6 +260,11 @@ class DraftedTableDecoder(TableDecoder):
             if not draft:
                 continue
             (state,) = self._states(batch, row)
+            places += [(n, j) for j in range(len(draft))]
+            if n in self.along:
+                for at in self.along[n][:-1]:
+                    lookups += self._table_rows_at(batch, row, at)
+                continue
             # After its first copied token a row is plain (a row just after an open tag is
             # not yet): its tag rows by byte are those of its open tags.
             tags = (
@@ -209,7 +274,6 @@ class DraftedTableDecoder(TableDecoder):
             )
             pos, flags, copies = state.pos, batch.flags[row], batch.copy_offsets[row]
             for j, token in enumerate(draft):
-                places.append((n, j))
                 if j == 0 and not batch.plain[row]:
                     lookups += self._table_rows_at(batch, row, state)
                 else:  # _plain_rows, inlined
@@ -227,18 +291,41 @@ class DraftedTableDecoder(TableDecoder):
             while count < len(draft) and agrees[n, count]:
                 count += 1
             if count:
-                self._keep(batch, row, draft[:count])
+                along = self.along.get(n)
+                self._keep(batch, row, draft[:count], along[count] if along else None)
             kept.append(count)
             self.drafted += len(draft)
             self.kept += count
+            self.kept_in_tags += count if n in self.along else 0
         return kept
 
-    def _keep(self, batch: TableBatch, row: int, tokens: list[int]) -> None:
-        """Write kept draft tokens (plain copies) to a row's answer and advance its state."""
-        (state,) = self._states(batch, row)
-        copied = sum(self.plain_lengths[t] for t in tokens)
+    def _states_along(self, batch: TableBatch, row: int, state: State,
+                      draft: list[int]) -> list[State]:  # fmt: skip
+        """The row's state before each drafted token and after the last: a tag's rest
+        through the automaton, the copy after it by bytes. It stops before a token that
+        leads to no single state (the draft is cut there)."""
+        machine, states = batch.machines[row], [state]
+        for token in draft:
+            if state.partial or state.fresh:
+                following = machine.advance(frozenset({state}), self.table.bytes_of[token])
+                if len(following) != 1:
+                    break
+                (state,) = following
+            else:
+                state = State(state.pos + self.plain_lengths[token], state.stack)
+            states.append(state)
+        return states
+
+    def _keep(self, batch: TableBatch, row: int, tokens: list[int],
+              state: State | None = None) -> None:  # fmt: skip
+        """Write kept draft tokens to a row's answer and move it to ``state``, where they
+        lead (by default: plain copies from where it stands)."""
+        if state is None:
+            (before,) = self._states(batch, row)
+            copied = sum(self.plain_lengths[t] for t in tokens)
+            state = State(before.pos + copied, before.stack)
         batch.answers[row].extend(tokens)
-        self._settle(batch, row, frozenset({State(state.pos + copied, state.stack)}))
+        self._settle(batch, row, frozenset({state}))
 
 
 @dataclass(frozen=True)
