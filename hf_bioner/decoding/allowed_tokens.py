@@ -227,10 +227,14 @@ class AllowedTokenDecoder:
         return shared
 
     def _outgrew_window(self, shared: int, attention) -> bool:
-        """Whether the next step of a shared batch would see padding slots through a sliding
-        window (a query at slot ``q`` sees slots after ``q - window``): left padding at the
-        start is harmless, padding in the middle would take the place of real tokens."""
-        return bool(shared and self.sliding_window and attention.shape[1] >= self.sliding_window)
+        """Whether the next step would see slots no row attends to through a sliding window (a
+        query at slot ``q`` sees slots after ``q - window``): left padding at the start is
+        harmless, but a shared batch's padding after its shared beginning, or the slots of
+        drafts a row did not keep (:attr:`holes`), would take the place of real tokens. Such a
+        batch is read again, prompts and answers so far, before it gets there."""
+        if not (shared or self.holes) or not self.sliding_window:
+            return False
+        return attention.shape[1] >= self.sliding_window
 
     def _read_prompts(self, rows: list[list[int]], share: bool = True, group: bool = False):
         """Prefill: the shared beginning once (if ``share``), then every row's own rest,
@@ -308,6 +312,7 @@ class AllowedTokenDecoder:
         return hidden, cache, attention, positions[:, -1] + 1, shared
 
     refill = False  # whether a finished row's place goes to the next waiting row at once
+    holes = False  # whether the cache holds slots in the middle of rows (drafts not kept)
     in_place_cache = True  # steps write into the cache in place (kv_cache); False: transformers'
 
     def _new_cache(self):
@@ -358,6 +363,7 @@ class AllowedTokenDecoder:
                     hidden, cache, attention, position, shared = self._read_prompts(
                         rows, group=True
                     )
+                    self.holes = False
                 tokens, finished = self._choose_and_write(batch, active, hidden)
                 if on_done is not None and finished:
                     on_done(finished)
@@ -372,6 +378,7 @@ class AllowedTokenDecoder:
                 if outgrew:
                     grown = [batch.prompt_ids[i] + batch.answers[i] for i in active]
                     hidden, cache, attention, position, shared = self._read_prompts(grown, False)
+                    self.holes = False
                     continue
                 hidden, attention, position = self._step(batch, active, tokens, cache,
                                                          attention, position)  # fmt: skip

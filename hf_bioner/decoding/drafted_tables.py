@@ -58,7 +58,10 @@ def forget_slots(attention, kept, read: int):
     The last ``read`` slots of every row were just read; row ``n`` keeps the first
     ``kept[n] + 1`` of them. The others stay in the cache as holes no later token attends to
     (moving every row's keys and values to close them cost more than the draft saved; a row
-    reads past its holes through its own positions). Returns the new attention mask.
+    reads past its holes through its own positions). Holes take places in a sliding window,
+    so a batch holding them is read again before its width reaches one
+    (:meth:`~hf_bioner.decoding.allowed_tokens.AllowedTokenDecoder._outgrew_window`).
+    Returns the new attention mask.
     """
     import torch
 
@@ -92,7 +95,7 @@ class DraftedTableDecoder(TableDecoder):
         self.int8_steps = step_dtype == INT8  # a CPU's step budget is larger for them
         self.drafted = 0  # tokens drafted and read, and of them kept (for benchmarks)
         self.kept = 0
-        self.kept_in_tags = 0  # of them, kept by rows that began the step inside a tag
+        self.kept_in_tags = 0  # of them, kept by rows that began inside a tag (tag and copy)
         self.plans: list[CopyPlan] = []  # each row's plan, for the batch being written
         self.opened: Counter[tuple[tuple[str, ...], str]] = Counter()  # (type set, type) opened
         self.tag_tokens: dict[bytes, list[int]] = {}  # a tag's rest -> its tokens
@@ -124,6 +127,7 @@ class DraftedTableDecoder(TableDecoder):
                            attention_mask=attention, position_ids=position[:, None] + steps)  # fmt: skip
         kept = self._check(batch, active, drafts, hidden)
         attention = forget_slots(attention, kept, 1 + longest)
+        self.holes = True  # read again before a sliding window reaches them (_outgrew_window)
         kept_tensor = torch.tensor(kept, device=device)
         last = hidden[torch.arange(len(active), device=device), kept_tensor]
         return last, attention, position + 1 + kept_tensor
@@ -188,7 +192,7 @@ class DraftedTableDecoder(TableDecoder):
         drafts: list[list[int]] = [[] for _ in active]
         self.along = {}
         for n, row, pos, most, tag in wanted:
-            copied = self.plans[row].tokens_at(pos, most - len(tag)) if pos >= 0 else []
+            copied = self.plans[row].tokens_at(pos, max(0, most - len(tag))) if pos >= 0 else []
             drafts[n] = (tag + copied)[:most]
             if tag:
                 (state,) = self._states(batch, row)
@@ -211,7 +215,7 @@ class DraftedTableDecoder(TableDecoder):
             if not names:
                 return []
             types = tuple(machine.types)
-            name = max(names, key=lambda name: self.opened[types, name])  # first on a tie
+            name = max(names, key=lambda n: self.opened[types, n])  # the first on a tie
             tag = machine.opens[name]
         rest = tag[len(partial) :]
         if rest not in self.tag_tokens:
