@@ -136,3 +136,19 @@ def test_a_row_inside_a_tag_drafts_its_rest():
     decoder.opened[tuple(names), "Disease"] += 2
     assert spelled(State(15, (), b"<")) == b"Disease>"
     assert spelled(State(15, (), b"<Che")) == b"mical>"
+
+
+def test_int8_steps_draft_at_a_full_cpu_batch():
+    """With int8 steps a CPU batch of 64 rows still drafts (the ``cpu-int8`` budget); with
+    steps in the model's own dtype it drafts nothing."""
+    import torch
+
+    from hf_bioner.quantization import INT8
+    from tests.test_constrained import _tiny_gemma
+
+    model, tokenizer = _tiny_gemma(4096)
+    eos = end_token_ids(model, tokenizer)
+    attention = torch.ones(64, 10, dtype=torch.long)
+    int8 = DraftedTableDecoder(model, tokenizer, eos, step_dtype=INT8)
+    plain = DraftedTableDecoder(model, tokenizer, eos)
+    assert (int8._draft_length(64, attention), plain._draft_length(64, attention)) == (4, 0)
