@@ -180,11 +180,10 @@ class DraftedTableDecoder(TableDecoder):
                 continue  # a tag whose rest cannot be guessed or spelled
             most = min(length, room)
             text = batch.machines[row].text
-            if state.pos >= len(text) or 0x80 <= text[state.pos] < 0xC0:
-                tag_only = tag[:most]  # at the end, or inside a character: the tag alone
-                wanted.append((n, row, -1, len(tag_only), tag_only))
-                continue
-            wanted.append((n, row, state.pos, most, tag))
+            if state.pos < len(text) and not 0x80 <= text[state.pos] < 0xC0:
+                wanted.append((n, row, state.pos, most, tag))
+            elif tag:  # at the end, or inside a character: the tag alone
+                wanted.append((n, row, -1, most, tag))
         stale = [(row, pos) for _, row, pos, _, _ in wanted
                  if pos >= 0 and pos not in self.plans[row].at]  # fmt: skip
         if stale:
@@ -263,12 +262,12 @@ class DraftedTableDecoder(TableDecoder):
         for n, (row, draft) in enumerate(zip(active, drafts, strict=True)):
             if not draft:
                 continue
-            (state,) = self._states(batch, row)
             places += [(n, j) for j in range(len(draft))]
             if n in self.along:
                 for at in self.along[n][:-1]:
                     lookups += self._table_rows_at(batch, row, at)
                 continue
+            (state,) = self._states(batch, row)
             # After its first copied token a row is plain (a row just after an open tag is
             # not yet): its tag rows by byte are those of its open tags.
             tags = (
